@@ -21,7 +21,8 @@ DEFAULT_SERVICE_URLS: dict[str, str] = {
     "data": "https://data.api.oneatlas.airbus.com",
     "search": "https://search.foundation.api.oneatlas.airbus.com",
     "view": "https://view.oneatlas.geoapi-airbusds.com",
-    "download": "https://access.foundation.api.oneatlas.airbus.com",
+    # The tutorial downloads from the data host; delivery links may name access.foundation instead.
+    "download": "https://data.api.oneatlas.airbus.com",
 }
 
 #: Hosts that public answers of the real API link to; the token may go there too.
@@ -110,9 +111,7 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_key.strip():
-            raise ConfigurationError(
-                "api_key: empty; put the OneAtlas API key in the connection's password field"
-            )
+            raise ConfigurationError("api_key: empty; put the OneAtlas API key in the connection's password field")
         urls = {}
         for service in SERVICES:
             if service not in self.service_urls:
@@ -143,6 +142,9 @@ class ClientConfig:
     def allowed_origins(self) -> frozenset[str]:
         """Origins to which the bearer token may be sent."""
         configured = {origin_of(u) for u in self.service_urls.values()}
+        if configured & KNOWN_ONEATLAS_ORIGINS:
+            # Real-host configurations also trust the other real hosts that answers link to.
+            configured |= KNOWN_ONEATLAS_ORIGINS
         return frozenset(configured | set(self.trusted_origins))
 
     @property

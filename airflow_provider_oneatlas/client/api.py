@@ -1,0 +1,959 @@
+"""One description of every OneAtlas call: pure request builders and response parsers.
+
+The sync transport (requests, used by the hook) and the async transport (httpx, used by the trigger)
+both execute these ``ApiCall`` objects and feed the answers to the same parsers, so the two paths
+cannot drift apart. Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+from xml.etree import ElementTree
+
+from airflow_provider_oneatlas.client.errors import (
+    ApiError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ResponseError,
+    ServerError,
+    ValidationError,
+)
+from airflow_provider_oneatlas.client.models import (
+    ORDER_KIND_GB,
+    ORDER_KIND_TILES,
+    ORDER_KINDS,
+    Account,
+    Delivery,
+    ImageSummary,
+    Order,
+    OrderPage,
+    Price,
+    PriceDelivery,
+    SearchPage,
+    Subscription,
+    TileMatrix,
+    Token,
+    WmtsCapabilities,
+)
+
+TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
+MAX_ITEMS_PER_PAGE = 500
+#: The search API never reports (nor pages) past this many results: slice the query by date instead.
+SEARCH_RESULT_CAP = 10_000
+MAX_ORDERS_PER_PAGE = 500
+
+RELATIONS = ("intersects", "within", "contains", "disjoint")
+CONSTELLATIONS = ("SPOT", "PHR", "PNEO")
+PROCESSING_LEVELS = ("SENSOR", "ORTHO", "ALBUM")
+PRODUCT_TYPES = ("bundle", "pansharpened", "bundle-fs", "pansharpened-fs")
+RADIOMETRIC_PROCESSINGS = ("REFLECTANCE", "DISPLAY", "BASIC16")
+IMAGE_FORMATS = ("image/jp2", "image/geotiff")
+ORDER_STATUSES = ("ordered", "processing", "delivered", "failed", "error", "rejected")
+_CRS_RE = re.compile(r"^urn:ogc:def:crs:EPSG::(4326|326(0[1-9]|[1-5]\d|60)|327(0[1-9]|[1-5]\d|60))$")
+_TAG_RE = re.compile(r"^[A-Za-z]+$")
+_SORT_KEY_RE = re.compile(r"^[+-]?[A-Za-z][A-Za-z0-9]*$")
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+#: Identifiers seen in the real API are UUIDs, but not every one is well formed (the tutorial's
+#: subscription ids are not), so ids are checked for a safe shape rather than for UUID syntax.
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{2,127}$")
+
+CRS_ACCEPTED = "urn:ogc:def:crs:EPSG::4326 or a WGS84/UTM code urn:ogc:def:crs:EPSG::326NN / 327NN"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """A request, described without performing it.
+
+    ``service`` picks the base URL from the configuration; ``url`` (an absolute link taken from an
+    earlier answer) overrides it and is checked against the configured services before any token is
+    attached. ``idempotent`` tells the transport whether the call may be repeated after a failure.
+    """
+
+    method: str
+    service: str
+    path: str = ""
+    params: Mapping[str, Any] | None = None
+    json_body: Any = None
+    form: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    authenticated: bool = True
+    idempotent: bool = True
+    url: str | None = None
+    name: str = ""
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks shared by builders, operators and the trigger
+# --------------------------------------------------------------------------------------------------
+
+
+def check_id(value: Any, field_name: str) -> str:
+    """An order or item id: a non-empty identifier, not a URL or a path."""
+    if not isinstance(value, str) or not _ID_RE.match(value.strip()):
+        raise ValidationError(
+            field_name,
+            f"{value!r} is not a OneAtlas id",
+            "an id such as 'e459d653-468f-471b-8d6e-90b13b14c655' (letters, digits, '-', '_', '.')",
+        )
+    return value.strip()
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID_RE.match(value))
+
+
+def _choice(value: Any, field_name: str, choices: Sequence[str], *, upper: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field_name, f"{value!r} is not a string", ", ".join(choices))
+    text = value.strip().upper() if upper else value.strip()
+    if text not in choices:
+        raise ValidationError(field_name, f"unknown value {value!r}", ", ".join(choices))
+    return text
+
+
+def _choices(value: Any, field_name: str, choices: Sequence[str], *, upper: bool = False) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, (bytes, Mapping)):
+        raise ValidationError(
+            field_name, f"{value!r} is not a list", "a list or comma-separated string of " + ", ".join(choices)
+        )
+    result = [_choice(item, field_name, choices, upper=upper) for item in items]
+    if not result:
+        raise ValidationError(field_name, "empty list", ", ".join(choices))
+    return result
+
+
+def to_utc_datetime(value: Any, field_name: str) -> datetime:
+    """A datetime, date or ISO 8601 string as an aware UTC datetime. Naive values are taken as UTC."""
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, date):
+        result = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            result = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(
+                field_name, f"{value!r} is not an ISO 8601 date", "e.g. '2024-05-01' or '2024-05-01T00:00:00Z'"
+            ) from None
+    elif hasattr(value, "isoformat") and hasattr(value, "tzinfo"):  # pendulum and friends
+        result = datetime.fromisoformat(value.isoformat())
+    else:
+        raise ValidationError(field_name, f"{value!r} is not a date", "a datetime, a date or an ISO 8601 string")
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=timezone.utc)
+    return result.astimezone(timezone.utc)
+
+
+def format_datetime(value: datetime) -> str:
+    text = value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+def _range_bounds(value: Any, field_name: str) -> tuple[Any, Any]:
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"min", "max", "start", "end"}
+        if unknown:
+            raise ValidationError(field_name, f"unknown keys {sorted(unknown)}", "{'min': ..., 'max': ...}")
+        return value.get("min", value.get("start")), value.get("max", value.get("end"))
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return value[0], value[1]
+    raise ValidationError(field_name, f"{value!r} is not a range", "a pair (low, high); either end may be None")
+
+
+def number_range(value: Any, field_name: str, *, lower: float, upper: float) -> str | None:
+    """``(low, high)`` -> the API's inclusive range string ``"[low,high]"``, open ends allowed."""
+    if value is None:
+        return None
+    low, high = _range_bounds(value, field_name)
+    bounds = []
+    for bound in (low, high):
+        if bound is None:
+            bounds.append(None)
+            continue
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound != bound:
+            raise ValidationError(field_name, f"{bound!r} is not a number", f"numbers from {lower} to {upper}")
+        if not lower <= bound <= upper:
+            raise ValidationError(field_name, f"{bound} is out of range", f"numbers from {lower} to {upper}")
+        bounds.append(float(bound))
+    if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
+        raise ValidationError(field_name, f"low {bounds[0]} is above high {bounds[1]}", "(low, high) with low <= high")
+    return "[" + ",".join("" if b is None else _num(b) for b in bounds) + "]"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def date_range(value: Any, field_name: str = "acquisition_date") -> tuple[datetime | None, datetime | None] | None:
+    if value is None:
+        return None
+    low, high = _range_bounds(value, field_name)
+    start = None if low is None else to_utc_datetime(low, field_name)
+    end = None if high is None else to_utc_datetime(high, field_name)
+    if start is not None and end is not None and start > end:
+        raise ValidationError(
+            field_name,
+            f"start {format_datetime(start)} is after end {format_datetime(end)}",
+            "(start, end) with start <= end",
+        )
+    return start, end
+
+
+def format_date_range(start: datetime | None, end: datetime | None, *, end_exclusive: bool = False) -> str:
+    """The API's acquisitionDate range; half-open when slicing, so no image falls in two slices."""
+    left = "" if start is None else format_datetime(start)
+    right = "" if end is None else format_datetime(end)
+    return f"[{left},{right}{')' if end_exclusive else ']'}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Search
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Typed search filters; ``to_body()`` builds the OpenSearch request body.
+
+    Ranges are pairs ``(low, high)`` with ``None`` for an open end; dates may be datetimes, dates or
+    ISO strings. ``extra`` passes any other OpenSearch parameter through unchanged.
+    """
+
+    aoi: Any = None
+    relation: str | None = None
+    bbox: Any = None
+    acquisition_date: Any = None
+    cloud_cover: Any = None
+    incidence_angle: Any = None
+    snow_cover: Any = None
+    resolution: Any = None
+    constellation: Any = None
+    platform: Any = None
+    processing_level: Any = None
+    product_type: Any = None
+    workspace: Any = None
+    q: str | None = None
+    sort_by: Any = None
+    items_per_page: int = 50
+    start_page: int = 1
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> SearchQuery:
+        self.to_body()
+        return self
+
+    def date_bounds(self) -> tuple[datetime | None, datetime | None]:
+        bounds = date_range(self.acquisition_date)
+        return bounds if bounds else (None, None)
+
+    def to_body(self, *, acquisition_date_override: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if self.aoi is not None:
+            from airflow_provider_oneatlas.client.geometry import to_search_geometry
+
+            body["geometry"] = to_search_geometry(self.aoi, field="aoi")
+        if self.relation is not None:
+            body["relation"] = _choice(self.relation, "relation", RELATIONS)
+        if self.bbox is not None:
+            from airflow_provider_oneatlas.client.geometry import bbox_string
+
+            body["bbox"] = bbox_string(self.bbox, field="bbox")
+        if acquisition_date_override is not None:
+            body["acquisitionDate"] = acquisition_date_override
+        elif self.acquisition_date is not None:
+            start, end = self.date_bounds()
+            body["acquisitionDate"] = format_date_range(start, end)
+        for key, attr, upper in (
+            ("cloudCover", "cloud_cover", 100.0),
+            ("incidenceAngle", "incidence_angle", 90.0),
+            ("snowCover", "snow_cover", 100.0),
+            ("resolution", "resolution", 1000.0),
+        ):
+            text = number_range(getattr(self, attr), attr, lower=0.0, upper=upper)
+            if text is not None:
+                body[key] = text
+        if self.constellation is not None:
+            body["constellation"] = ",".join(_choices(self.constellation, "constellation", CONSTELLATIONS, upper=True))
+        if self.processing_level is not None:
+            body["processingLevel"] = ",".join(
+                _choices(self.processing_level, "processing_level", PROCESSING_LEVELS, upper=True)
+            )
+        if self.product_type is not None:
+            body["productType"] = ",".join(_choices(self.product_type, "product_type", PRODUCT_TYPES))
+        for key, attr in (("platform", "platform"), ("workspace", "workspace")):
+            value = getattr(self, attr)
+            if value is not None:
+                items = value.split(",") if isinstance(value, str) else list(value)
+                if not items or not all(isinstance(i, str) and i.strip() for i in items):
+                    raise ValidationError(attr, f"{value!r} is not a list of names", "a name or a list of names")
+                body[key] = ",".join(i.strip() for i in items)
+        if self.q is not None:
+            if not isinstance(self.q, str):
+                raise ValidationError("q", f"{self.q!r} is not a string", "free text")
+            body["q"] = self.q
+        if self.sort_by is not None:
+            keys = self.sort_by.split(",") if isinstance(self.sort_by, str) else list(self.sort_by)
+            if not keys or not all(isinstance(k, str) and _SORT_KEY_RE.match(k.strip()) for k in keys):
+                raise ValidationError(
+                    "sort_by",
+                    f"{self.sort_by!r} is not a list of property names",
+                    "e.g. '-acquisitionDate,cloudCover' (minus for descending)",
+                )
+            body["sortBy"] = ",".join(k.strip() for k in keys)
+        if (
+            isinstance(self.items_per_page, bool)
+            or not isinstance(self.items_per_page, int)
+            or not (1 <= self.items_per_page <= MAX_ITEMS_PER_PAGE)
+        ):
+            raise ValidationError(
+                "items_per_page",
+                f"{self.items_per_page!r} is out of range",
+                f"an integer from 1 to {MAX_ITEMS_PER_PAGE}",
+            )
+        if isinstance(self.start_page, bool) or not isinstance(self.start_page, int) or self.start_page < 1:
+            raise ValidationError("start_page", f"{self.start_page!r} is not a page number", "an integer from 1")
+        if (self.start_page - 1) * self.items_per_page >= SEARCH_RESULT_CAP:
+            raise ValidationError(
+                "start_page",
+                f"page {self.start_page} starts past the API's {SEARCH_RESULT_CAP}-result cap",
+                "iter_search(), which slices the date range to reach every result",
+            )
+        body["itemsPerPage"] = self.items_per_page
+        body["startPage"] = self.start_page
+        for key, value in self.extra.items():
+            body.setdefault(key, value)
+        return body
+
+
+def search_call(body: Mapping[str, Any], *, api_version: int = 1) -> ApiCall:
+    if api_version not in (1, 2):
+        raise ValidationError("api_version", f"{api_version!r} is not a search API version", "1 or 2")
+    return ApiCall("POST", "search", f"/api/v{api_version}/opensearch", json_body=dict(body), name="search")
+
+
+def _links(raw: Any) -> dict[str, str]:
+    """``_links`` as name -> href; a list-valued link keeps its HTTP entry (see the API notes)."""
+    links: dict[str, str] = {}
+    if not isinstance(raw, Mapping):
+        return links
+    for name, value in raw.items():
+        if isinstance(value, Mapping) and isinstance(value.get("href"), str):
+            links[name] = value["href"]
+        elif isinstance(value, list):
+            candidates = [v for v in value if isinstance(v, Mapping) and isinstance(v.get("href"), str)]
+            preferred = [v for v in candidates if str(v.get("type", "")).upper() == "HTTP"]
+            named = [v for v in preferred if v.get("name") == name] or preferred or candidates
+            if named:
+                links[name] = named[0]["href"]
+    return links
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_feature(feature: Any) -> ImageSummary:
+    if not isinstance(feature, Mapping):
+        raise ResponseError(f"search answer: a feature is not an object: {str(feature)[:100]}")
+    props = feature.get("properties")
+    if not isinstance(props, Mapping):
+        raise ResponseError("search answer: a feature has no 'properties' object")
+    item_id = props.get("id") or feature.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        raise ResponseError("search answer: a feature has no 'properties.id'")
+    geometry = feature.get("geometry")
+    return ImageSummary(
+        id=item_id,
+        acquisition_date=props.get("acquisitionDate"),
+        cloud_cover=_float(props.get("cloudCover")),
+        constellation=props.get("constellation"),
+        platform=props.get("platform"),
+        processing_level=props.get("processingLevel"),
+        resolution=_float(props.get("resolution")),
+        incidence_angle=_float(props.get("incidenceAngle")),
+        workspace_id=props.get("workspaceId"),
+        footprint=dict(geometry) if isinstance(geometry, Mapping) else None,
+        links=_links(feature.get("_links")),
+        raw=dict(feature),
+    )
+
+
+def _int_field(doc: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if default is not None and value is None:
+            return default
+        raise ResponseError(f"{where}: '{key}' is missing or not a number")
+    return int(value)
+
+
+def parse_search(doc: Any) -> SearchPage:
+    if not isinstance(doc, Mapping):
+        raise ResponseError("search answer is not a JSON object")
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise ResponseError("search answer has no 'features' list")
+    parsed = tuple(parse_feature(f) for f in features)
+    return SearchPage(
+        features=parsed,
+        total_results=_int_field(doc, "totalResults", "search answer", default=len(parsed)),
+        items_per_page=_int_field(doc, "itemsPerPage", "search answer", default=len(parsed)),
+        start_index=_int_field(doc, "startIndex", "search answer", default=0),
+        raw=dict(doc),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Authentication and account
+# --------------------------------------------------------------------------------------------------
+
+
+def token_call(api_key: str) -> ApiCall:
+    return ApiCall(
+        "POST",
+        "auth",
+        TOKEN_PATH,
+        form={"apikey": api_key, "grant_type": "api_key", "client_id": "IDP"},
+        authenticated=False,
+        name="token",
+    )
+
+
+def parse_token(doc: Any) -> Token:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("access_token"), str) or not doc["access_token"]:
+        raise ResponseError("token answer has no 'access_token'")
+    expires_in = _float(doc.get("expires_in"))
+    return Token(
+        access_token=doc["access_token"],
+        expires_in=expires_in if expires_in else 3600.0,
+        token_type=str(doc.get("token_type", "bearer")),
+    )
+
+
+def me_call() -> ApiCall:
+    return ApiCall("GET", "data", "/api/v1/me", name="me")
+
+
+def parse_me(doc: Any) -> Account:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("contract"), Mapping):
+        raise ResponseError("/api/v1/me answer has no 'contract' object")
+    contract = doc["contract"]
+    missing = [k for k in ("id", "balance", "workspaceId") if contract.get(k) is None]
+    if missing:
+        raise ResponseError(f"/api/v1/me answer: contract lacks {', '.join(missing)}")
+    balance = _float(contract.get("balance"))
+    if balance is None:
+        raise ResponseError("/api/v1/me answer: contract.balance is not a number")
+    return Account(
+        user_id=str(doc.get("id", "")),
+        contract_id=str(contract["id"]),
+        balance=balance,
+        workspace_id=str(contract["workspaceId"]),
+        offers=tuple(str(o) for o in contract.get("offers") or ()),
+        raw=dict(doc),
+    )
+
+
+def subscriptions_call(contract_id: str) -> ApiCall:
+    contract_id = check_id(contract_id, "contract_id")
+    return ApiCall("GET", "data", f"/api/v1/contracts/{contract_id}/subscriptions", name="subscriptions")
+
+
+def parse_subscriptions(doc: Any) -> tuple[Subscription, ...]:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("items"), list):
+        raise ResponseError("subscriptions answer has no 'items' list")
+    result = []
+    for item in doc["items"]:
+        if not isinstance(item, Mapping):
+            raise ResponseError("subscriptions answer: an item is not an object")
+        result.append(
+            Subscription(
+                id=str(item.get("id", "")),
+                kind=str(item.get("kind", "")),
+                status=str(item.get("status", "")),
+                consumption_mode=item.get("consumptionMode"),
+                offers=tuple(str(o) for o in item.get("offers") or ()),
+                streaming_plan=item.get("streamingPlan"),
+                amount_consumed=_float(item.get("amountConsumed")),
+                amount_max=_float(item.get("amountMax")),
+                raw=dict(item),
+            )
+        )
+    return tuple(result)
+
+
+def order_kind_for(subscriptions: Sequence[Subscription], account: Account | None = None) -> str:
+    """The order ``kind`` the contract requires: GB subscriptions take ``order.data.gb.product``,
+    tiles subscriptions ``order.product`` (tutorial: "Your kind must be ...")."""
+    active = [s for s in subscriptions if s.is_active]
+    for sub in active:
+        if ORDER_KIND_GB in sub.offers or (sub.consumption_mode or "").lower() == "gb":
+            return ORDER_KIND_GB
+    for sub in active:
+        if ORDER_KIND_TILES in sub.offers or (sub.consumption_mode or "").lower() == "tiles":
+            return ORDER_KIND_TILES
+    return ORDER_KIND_TILES
+
+
+# --------------------------------------------------------------------------------------------------
+# Viewing
+# --------------------------------------------------------------------------------------------------
+
+
+def _width_params(width: int | None) -> dict[str, Any] | None:
+    if width is None:
+        return None
+    if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 4096:
+        raise ValidationError("width", f"{width!r} is not a width in pixels", "an integer from 1 to 4096")
+    return {"width": width}
+
+
+def quicklook_call(item_id: str, width: int | None = None, *, url: str | None = None) -> ApiCall:
+    item_id = check_id(item_id, "item_id")
+    return ApiCall(
+        "GET",
+        "view",
+        f"/api/v1/items/{item_id}/quicklook",
+        params=_width_params(width),
+        url=url,
+        headers={"Accept": "image/*"},
+        name="quicklook",
+    )
+
+
+def thumbnail_call(item_id: str, width: int | None = None, *, url: str | None = None) -> ApiCall:
+    item_id = check_id(item_id, "item_id")
+    return ApiCall(
+        "GET",
+        "view",
+        f"/api/v1/items/{item_id}/thumbnail",
+        params=_width_params(width),
+        url=url,
+        headers={"Accept": "image/*"},
+        name="thumbnail",
+    )
+
+
+def wmts_capabilities_call(item_id: str, *, url: str | None = None) -> ApiCall:
+    item_id = check_id(item_id, "item_id")
+    return ApiCall(
+        "GET", "view", f"/api/v1/items/{item_id}/wmts", url=url, headers={"Accept": "application/xml"}, name="wmts"
+    )
+
+
+_WMTS = "{http://www.opengis.net/wmts/1.0}"
+_OWS = "{http://www.opengis.net/ows/1.1}"
+
+
+def parse_wmts_capabilities(xml_text: str | bytes) -> WmtsCapabilities:
+    try:
+        root = ElementTree.fromstring(xml_text)  # noqa: S314 - only OneAtlas answers, no DTDs expanded by etree
+    except ElementTree.ParseError as exc:
+        raise ResponseError(f"WMTS capabilities are not well-formed XML: {exc}") from None
+    layer = root.find(f".//{_WMTS}Layer")
+    if layer is None:
+        raise ResponseError("WMTS capabilities have no Layer")
+    resource = layer.find(f"{_WMTS}ResourceURL")
+    if resource is None or not resource.get("template"):
+        raise ResponseError("WMTS capabilities: the Layer has no ResourceURL template")
+    tms_link = layer.findtext(f"{_WMTS}TileMatrixSetLink/{_WMTS}TileMatrixSet") or "4326"
+    bbox = None
+    wgs = layer.find(f"{_OWS}WGS84BoundingBox")
+    if wgs is not None:
+        try:
+            lower = [float(v) for v in (wgs.findtext(f"{_OWS}LowerCorner") or "").split()]
+            upper = [float(v) for v in (wgs.findtext(f"{_OWS}UpperCorner") or "").split()]
+            if len(lower) == 2 and len(upper) == 2:
+                bbox = (lower[0], lower[1], upper[0], upper[1])
+        except ValueError:
+            bbox = None
+    matrices: list[TileMatrix] = []
+    for tms in root.iter(f"{_WMTS}TileMatrixSet"):
+        if tms.findtext(f"{_OWS}Identifier") != tms_link:
+            continue
+        for tm in tms.findall(f"{_WMTS}TileMatrix"):
+            try:
+                corner = [float(v) for v in (tm.findtext(f"{_WMTS}TopLeftCorner") or "").split()]
+                matrices.append(
+                    TileMatrix(
+                        identifier=tm.findtext(f"{_OWS}Identifier") or "",
+                        scale_denominator=float(tm.findtext(f"{_WMTS}ScaleDenominator") or "nan"),
+                        top_left_corner=(corner[0], corner[1]),
+                        tile_width=int(tm.findtext(f"{_WMTS}TileWidth") or 256),
+                        tile_height=int(tm.findtext(f"{_WMTS}TileHeight") or 256),
+                        matrix_width=int(tm.findtext(f"{_WMTS}MatrixWidth") or 0),
+                        matrix_height=int(tm.findtext(f"{_WMTS}MatrixHeight") or 0),
+                    )
+                )
+            except (ValueError, IndexError):
+                raise ResponseError("WMTS capabilities: a TileMatrix has malformed numbers") from None
+    if not matrices:
+        raise ResponseError(f"WMTS capabilities: no TileMatrix in tile matrix set {tms_link!r}")
+    return WmtsCapabilities(
+        layer=layer.findtext(f"{_OWS}Identifier") or "default",
+        style=layer.findtext(f"{_WMTS}Style/{_OWS}Identifier") or "default",
+        tile_matrix_set=tms_link,
+        tile_url_template=resource.get("template", ""),
+        image_format=resource.get("format") or layer.findtext(f"{_WMTS}Format") or "image/png",
+        wgs84_bbox=bbox,
+        tile_matrices=tuple(matrices),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Prices and orders
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """One product of a price or order request: an image, the options, and the AOI to cut."""
+
+    item_id: str
+    aoi: Any
+    product_type: str = "bundle"
+    radiometric_processing: str = "REFLECTANCE"
+    image_format: str = "image/jp2"
+    crs_code: str = "urn:ogc:def:crs:EPSG::4326"
+
+    def to_payload(self) -> dict[str, Any]:
+        from airflow_provider_oneatlas.client.geometry import to_aoi
+
+        crs = self.crs_code.strip() if isinstance(self.crs_code, str) else self.crs_code
+        if not isinstance(crs, str) or not _CRS_RE.match(crs):
+            raise ValidationError("crs_code", f"unknown value {self.crs_code!r}", CRS_ACCEPTED)
+        return {
+            "productType": _choice(self.product_type, "product_type", PRODUCT_TYPES),
+            "radiometricProcessing": _choice(
+                self.radiometric_processing, "radiometric_processing", RADIOMETRIC_PROCESSINGS, upper=True
+            ),
+            "imageFormat": _choice(self.image_format, "image_format", IMAGE_FORMATS),
+            "crsCode": crs,
+            "id": check_id(self.item_id, "item_id"),
+            "aoi": to_aoi(self.aoi, field="aoi"),
+        }
+
+
+def check_kind(kind: Any) -> str:
+    return _choice(kind, "kind", ORDER_KINDS)
+
+
+def check_customer_ref(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise ValidationError(
+            "customer_ref", f"{value!r} is not a reference", "a non-empty string of up to 256 characters"
+        )
+    return value
+
+
+def check_tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, Mapping):
+        raise ValidationError("tags", f"{value!r} is not a list", "a list of words made of letters only")
+    result = []
+    for tag in items:
+        if not isinstance(tag, str) or not _TAG_RE.match(tag):
+            raise ValidationError(
+                "tags", f"{tag!r} is not a tag", "words made of letters only (A-Z, a-z), as the API requires"
+            )
+        result.append(tag)
+    return result
+
+
+def order_body(
+    kind: str,
+    products: Sequence[ProductSpec],
+    *,
+    customer_ref: str | None = None,
+    tags: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The body shared by ``/api/v1/prices`` and ``/api/v1/orders``."""
+    if not products:
+        raise ValidationError("products", "no product given", "at least one image id with its options")
+    body: dict[str, Any] = {"kind": check_kind(kind), "products": [p.to_payload() for p in products]}
+    ref = check_customer_ref(customer_ref)
+    if ref is not None:
+        body["customerRef"] = ref
+    checked_tags = check_tags(tags)
+    if checked_tags:
+        body["tags"] = checked_tags
+    return body
+
+
+def price_call(body: Mapping[str, Any]) -> ApiCall:
+    # A price is a read: safe to repeat.
+    return ApiCall("POST", "data", "/api/v1/prices", json_body=dict(body), name="price")
+
+
+def create_order_call(body: Mapping[str, Any]) -> ApiCall:
+    # Never repeated blindly: a second POST is a second order and a second debit.
+    return ApiCall("POST", "data", "/api/v1/orders", json_body=dict(body), idempotent=False, name="create_order")
+
+
+def get_order_call(order_id: str) -> ApiCall:
+    order_id = check_id(order_id, "order_id")
+    return ApiCall("GET", "data", f"/api/v1/orders/{order_id}", name="get_order")
+
+
+def list_orders_call(
+    *,
+    status: str | Sequence[str] | None = None,
+    kind: str | None = None,
+    tags: Sequence[str] | str | None = None,
+    customer_ref: str | None = None,
+    page: int = 1,
+    items_per_page: int = 50,
+) -> ApiCall:
+    params: dict[str, Any] = {}
+    if status is not None:
+        params["status"] = ",".join(_choices(status, "status", ORDER_STATUSES))
+    if kind is not None:
+        params["kind"] = check_kind(kind)
+    checked_tags = check_tags(tags)
+    if checked_tags:
+        params["tags"] = ",".join(checked_tags)
+    ref = check_customer_ref(customer_ref)
+    if ref is not None:
+        params["customerRef"] = ref
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise ValidationError("page", f"{page!r} is not a page number", "an integer from 1")
+    if (
+        isinstance(items_per_page, bool)
+        or not isinstance(items_per_page, int)
+        or not 1 <= items_per_page <= MAX_ORDERS_PER_PAGE
+    ):
+        raise ValidationError(
+            "items_per_page", f"{items_per_page!r} is out of range", f"an integer from 1 to {MAX_ORDERS_PER_PAGE}"
+        )
+    params["page"] = page
+    params["itemsPerPage"] = items_per_page
+    return ApiCall("GET", "data", "/api/v1/orders", params=params, name="list_orders")
+
+
+def _delivery(raw: Any) -> Delivery:
+    if not isinstance(raw, Mapping):
+        raise ResponseError("order answer: a delivery is not an object")
+    links = _links(raw.get("_links"))
+    url = links.get("download")
+    datas = raw.get("datas") if isinstance(raw.get("datas"), Mapping) else {}
+    item_id = None
+    if url:
+        match = re.search(r"/items/([^/]+)/download", url)
+        item_id = match.group(1) if match else None
+    return Delivery(
+        id=raw.get("id"),
+        status=raw.get("status"),
+        item_id=item_id,
+        download_url=url,
+        product=dict(datas) if isinstance(datas, Mapping) else {},
+    )
+
+
+def parse_order(doc: Any) -> Order:
+    if not isinstance(doc, Mapping):
+        raise ResponseError("order answer is not a JSON object")
+    order_id, status = doc.get("id"), doc.get("status")
+    if not isinstance(order_id, str) or not order_id:
+        raise ResponseError("order answer has no 'id'")
+    if not isinstance(status, str) or not status:
+        raise ResponseError(f"order {order_id}: answer has no 'status'")
+    deliveries = doc.get("deliveries") or []
+    if not isinstance(deliveries, list):
+        raise ResponseError(f"order {order_id}: 'deliveries' is not a list")
+    payload = doc.get("payload") if isinstance(doc.get("payload"), Mapping) else {}
+    products = payload.get("products") if isinstance(payload, Mapping) else None
+    product_ids = tuple(
+        str(p["id"]) for p in (products or []) if isinstance(p, Mapping) and isinstance(p.get("id"), str)
+    )
+    price = doc.get("price")
+    credits = _float(price.get("credits")) if isinstance(price, Mapping) else _float(price)
+    tags = doc.get("tags") or (payload.get("tags") if isinstance(payload, Mapping) else None) or []
+    message = doc.get("message") or doc.get("statusMessage") or doc.get("reason")
+    return Order(
+        id=order_id,
+        status=status.lower(),
+        kind=doc.get("kind"),
+        price=credits,
+        created_at=doc.get("createdAt"),
+        customer_ref=doc.get("customerRef") or (payload.get("customerRef") if isinstance(payload, Mapping) else None),
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        message=str(message) if message else None,
+        deliveries=tuple(_delivery(d) for d in deliveries),
+        product_ids=product_ids,
+        raw=dict(doc),
+    )
+
+
+def parse_order_list(doc: Any) -> OrderPage:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("items"), list):
+        raise ResponseError("orders answer has no 'items' list")
+    orders = tuple(parse_order(o) for o in doc["items"])
+    return OrderPage(
+        orders=orders,
+        total_results=_int_field(doc, "totalResults", "orders answer", default=len(orders)),
+        start_index=_int_field(doc, "startIndex", "orders answer", default=0),
+        items_per_page=_int_field(doc, "itemsPerPage", "orders answer", default=len(orders)),
+    )
+
+
+def parse_price(doc: Any) -> Price:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("price"), Mapping):
+        raise ResponseError("price answer has no 'price' object")
+    credits = _float(doc["price"].get("credits"))
+    area = _float(doc["price"].get("areaKm2"))
+    if credits is None:
+        raise ResponseError("price answer: 'price.credits' is missing or not a number")
+    deliveries = []
+    for d in doc.get("deliveries") or []:
+        if not isinstance(d, Mapping):
+            continue
+        datas = d.get("datas") if isinstance(d.get("datas"), Mapping) else {}
+        deliveries.append(
+            PriceDelivery(
+                item_id=str(datas.get("id", "")),
+                credits=_float(d.get("price")) or 0.0,
+                area_km2=_float(d.get("areaKm2")) or 0.0,
+                source_id=datas.get("sourceId"),
+            )
+        )
+    return Price(
+        credits=credits,
+        area_km2=area if area is not None else 0.0,
+        deliveries=tuple(deliveries),
+        orderable=doc.get("orderable"),
+        feasibility=doc.get("feasibility"),
+        raw=dict(doc),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Downloads
+# --------------------------------------------------------------------------------------------------
+
+
+def download_call(item_id: str | None = None, *, url: str | None = None, method: str = "GET") -> ApiCall:
+    if url is None:
+        if item_id is None:
+            raise ValidationError("item_id", "neither an item id nor a download URL given", "an item id")
+        item_id = check_id(item_id, "item_id")
+    path = f"/api/v1/items/{item_id}/download" if item_id else ""
+    return ApiCall(method, "download", path, url=url, headers={"Accept": "application/zip, */*"}, name="download")
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    return _retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
+
+
+def parse_error(
+    status: int, body: bytes | str | None, headers: Mapping[str, str], *, method: str = "", url: str = ""
+) -> ApiError:
+    """An HTTP error answer -> the matching ``ApiError``, with OneAtlas' message, hint and correlationId."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    doc: Any = None
+    try:
+        doc = json.loads(text) if text else None
+    except ValueError:
+        doc = None
+    message = hint = internal = correlation = None
+    if isinstance(doc, Mapping):
+        message = doc.get("message") or doc.get("error_description") or doc.get("error")
+        hint = doc.get("hint") or None
+        internal = doc.get("internalCode") or None
+        correlation = doc.get("correlationId") or None
+    if not message:
+        message = text.strip()[:200] or "no error message in the answer"
+    correlation = correlation or headers.get("X-Ads-Correlation-Id") or headers.get("x-ads-correlation-id")
+    kwargs: dict[str, Any] = {
+        "method": method,
+        "url": url,
+        "hint": str(hint) if hint else None,
+        "internal_code": str(internal) if internal else None,
+        "correlation_id": str(correlation) if correlation else None,
+        "retry_after": retry_after_seconds(headers),
+    }
+    cls: type[ApiError] = ApiError
+    if status == 401:
+        cls = AuthenticationError
+    elif status == 403:
+        cls = PermissionDeniedError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 429:
+        cls = RateLimitedError
+    elif status >= 500:
+        cls = ServerError
+    return cls(status, str(message), **kwargs)
+
+
+def auth_refused_error(
+    status: int, body: bytes | str | None, headers: Mapping[str, str], url: str
+) -> AuthenticationError:
+    """The token endpoint refused the key. The key itself is never part of the message."""
+    base = parse_error(status, body, headers, method="POST", url=url)
+    return AuthenticationError(
+        status,
+        f"the OneAtlas API key was refused ({base.message}); check the password field of the OneAtlas connection",
+        method="POST",
+        url=url,
+        hint=base.hint,
+        correlation_id=base.correlation_id,
+    )
+
+
+def new_correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+__all__ = [
+    "ORDER_KIND_GB",
+    "ORDER_KIND_TILES",
+    "ApiCall",
+    "ProductSpec",
+    "SearchQuery",
+]

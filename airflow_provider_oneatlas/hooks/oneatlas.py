@@ -1,0 +1,289 @@
+"""``OneAtlasHook``: an Airflow connection turned into a OneAtlas client.
+
+The connection holds the API key (password field). With no host, every service goes to its real
+OneAtlas host; a host makes one base URL stand for every service (the sandbox, a proxy); per-service
+URLs, timeouts, retries and a CA bundle go in the extras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from typing import IO, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_oneatlas.client import api
+from airflow_provider_oneatlas.client.client import OneAtlasClient
+from airflow_provider_oneatlas.client.config import SERVICES, ClientConfig, RetryPolicy, normalize_base_url
+from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
+from airflow_provider_oneatlas.client.models import (
+    Account,
+    DownloadResult,
+    ImageSummary,
+    Order,
+    OrderPage,
+    Price,
+    SearchPage,
+    Subscription,
+    WmtsCapabilities,
+)
+
+#: Extras understood by the connection (anything else is refused, so typos do not pass silently).
+CONNECTION_EXTRAS: dict[str, str] = {
+    **{f"{service}_url": f"base URL of the {service} service" for service in SERVICES},
+    "connect_timeout": "seconds to wait for a connection (default 10)",
+    "read_timeout": "seconds to wait for an answer (default 60)",
+    "max_attempts": "attempts for calls that are safe to repeat (default 5)",
+    "backoff_initial": "first backoff delay in seconds (default 0.5)",
+    "backoff_max": "longest backoff delay in seconds (default 30)",
+    "max_retry_after": "longest Retry-After honoured, in seconds (default 120)",
+    "ca_bundle": "path of a CA bundle, for TLS-intercepting proxies",
+    "trusted_origins": "more origins that may receive the token (comma-separated)",
+}
+
+
+def _mask(secret: str) -> None:
+    # Registered so the token never shows in task logs, rendered fields or exceptions.
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - older task SDKs
+        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
+    mask_secret(secret)
+
+
+def _number(extras: dict[str, Any], key: str, cast: type[float] | type[int]) -> Any:
+    value = extras.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        number = cast(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"connection extra {key!r}: {value!r} is not a number") from None
+    if number < 0:
+        raise ConfigurationError(f"connection extra {key!r}: must not be negative")
+    return number
+
+
+def config_from_connection(conn: Any) -> ClientConfig:
+    """Build the client configuration from an Airflow ``Connection`` (sync or async path alike)."""
+    extras: dict[str, Any] = dict(conn.extra_dejson or {})
+    for key in ("verify", "verify_ssl", "insecure", "disable_ssl"):
+        if key in extras:
+            raise ConfigurationError(
+                f"connection extra {key!r}: TLS verification cannot be turned off; to trust a proxy's "
+                "certificate authority, set the 'ca_bundle' extra to the path of its CA bundle"
+            )
+    unknown = sorted(k for k in extras if k not in CONNECTION_EXTRAS and not k.startswith("__"))
+    if unknown:
+        raise ConfigurationError(
+            f"connection extras {unknown} are not OneAtlas settings; known: {', '.join(CONNECTION_EXTRAS)}"
+        )
+    api_key = conn.password or ""
+    if not api_key.strip():
+        raise ConfigurationError(
+            f"connection {conn.conn_id!r}: no API key; put your OneAtlas API key in the password field"
+        )
+    kwargs: dict[str, Any] = {}
+    for key, cast in (("connect_timeout", float), ("read_timeout", float)):
+        value = _number(extras, key, cast)
+        if value is not None:
+            kwargs[key] = value
+    retry_kwargs = {}
+    for key, cast in (
+        ("max_attempts", int),
+        ("backoff_initial", float),
+        ("backoff_max", float),
+        ("max_retry_after", float),
+    ):
+        value = _number(extras, key, cast)
+        if value is not None:
+            retry_kwargs[key] = value
+    if retry_kwargs:
+        kwargs["retry"] = RetryPolicy(**retry_kwargs)
+    if extras.get("ca_bundle"):
+        kwargs["ca_bundle"] = str(extras["ca_bundle"])
+    trusted = extras.get("trusted_origins")
+    if trusted:
+        items = trusted.split(",") if isinstance(trusted, str) else list(trusted)
+        kwargs["trusted_origins"] = frozenset(normalize_base_url(i, field_name="trusted_origins") for i in items)
+
+    base = _base_url(conn)
+    if base:
+        config = ClientConfig.for_base_url(api_key, base, **kwargs)
+        urls = dict(config.service_urls)
+    else:
+        config = ClientConfig(api_key=api_key, **kwargs)
+        urls = dict(config.service_urls)
+    overrides = {s: extras[f"{s}_url"] for s in SERVICES if extras.get(f"{s}_url")}
+    if overrides:
+        urls.update(overrides)
+        config = config.with_overrides(service_urls=urls)
+    return config
+
+
+def _base_url(conn: Any) -> str | None:
+    host = (conn.host or "").strip()
+    if not host:
+        return None
+    if "://" not in host:
+        scheme = (conn.schema or "").strip().lower()
+        if scheme in ("http", "https"):
+            host = f"{scheme}://{host}"
+        if conn.port:
+            host = f"{host}:{conn.port}"
+    elif conn.port and host.count(":") < 2:
+        host = f"{host.rstrip('/')}:{conn.port}"
+    return normalize_base_url(host, field_name="host")
+
+
+class OneAtlasHook(BaseHook):
+    """Talks to Airbus OneAtlas (Living Library) with the API key of an Airflow connection.
+
+    :param oneatlas_conn_id: the connection id (type ``oneatlas``); default ``oneatlas_default``.
+    """
+
+    conn_name_attr = "oneatlas_conn_id"
+    default_conn_name = "oneatlas_default"
+    conn_type = "oneatlas"
+    hook_name = "Airbus OneAtlas"
+
+    def __init__(self, oneatlas_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.oneatlas_conn_id = oneatlas_conn_id
+
+    # -- connection form --------------------------------------------------------------------------
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form (Airflow 3.0/3.1 UI, through wtforms)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+
+        return {
+            f"{service}_url": StringField(
+                lazy_gettext(f"{service.capitalize()} service URL"), widget=BS3TextFieldWidget()
+            )
+            for service in SERVICES
+        } | {
+            "connect_timeout": StringField(lazy_gettext("Connect timeout (s)"), widget=BS3TextFieldWidget()),
+            "read_timeout": StringField(lazy_gettext("Read timeout (s)"), widget=BS3TextFieldWidget()),
+            "max_attempts": StringField(lazy_gettext("Max attempts"), widget=BS3TextFieldWidget()),
+            "ca_bundle": StringField(lazy_gettext("CA bundle path"), widget=BS3TextFieldWidget()),
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "login", "port", "extra"],
+            "relabeling": {"password": "API key", "host": "Base URL (optional)"},
+            "placeholders": {
+                "host": "empty for the real OneAtlas hosts, or http://127.0.0.1:8765 for the sandbox",
+                "password": "your OneAtlas API key",
+                "auth_url": "https://authenticate.foundation.api.oneatlas.airbus.com",
+                "data_url": "https://data.api.oneatlas.airbus.com",
+                "search_url": "https://search.foundation.api.oneatlas.airbus.com",
+                "view_url": "https://view.oneatlas.geoapi-airbusds.com",
+                "download_url": "https://access.foundation.api.oneatlas.airbus.com",
+                "connect_timeout": "10",
+                "read_timeout": "60",
+                "max_attempts": "5",
+            },
+        }
+
+    # -- client -----------------------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> ClientConfig:
+        return config_from_connection(self.get_connection(self.oneatlas_conn_id))
+
+    @cached_property
+    def client(self) -> OneAtlasClient:
+        return OneAtlasClient(self.config, on_token=_mask)
+
+    def get_conn(self) -> OneAtlasClient:
+        return self.client
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Exchange the key for a token and read ``/api/v1/me``; say what failed if anything."""
+        try:
+            config = self.config
+        except OneAtlasError as exc:
+            return False, f"Connection settings: {exc}"
+        client = OneAtlasClient(config, on_token=_mask)
+        try:
+            client.transport.token()
+        except OneAtlasError as exc:
+            return False, f"Authentication at {config.service_urls['auth']} failed: {exc}"
+        try:
+            me = client.get_me()
+        except OneAtlasError as exc:
+            return False, f"Token accepted, but reading {config.service_urls['data']}/api/v1/me failed: {exc}"
+        finally:
+            client.close()
+        return True, (
+            f"Connected to OneAtlas: contract {me.contract_id}, balance {me.balance:g} credits, "
+            f"workspace {me.workspace_id}"
+        )
+
+    # -- calls ------------------------------------------------------------------------------------
+
+    def get_me(self) -> Account:
+        return self.client.get_me()
+
+    def get_balance(self) -> float:
+        return self.client.get_balance()
+
+    def get_workspace_id(self) -> str:
+        return self.client.get_workspace_id()
+
+    def get_subscriptions(self, contract_id: str | None = None) -> tuple[Subscription, ...]:
+        return self.client.get_subscriptions(contract_id)
+
+    def get_order_kind(self) -> str:
+        return self.client.get_order_kind()
+
+    def search(self, query: api.SearchQuery | None = None, *, api_version: int = 1, **filters: Any) -> SearchPage:
+        return self.client.search(query, api_version=api_version, **filters)
+
+    def iter_search(
+        self, query: api.SearchQuery | None = None, *, max_results: int | None = None, **filters: Any
+    ) -> Iterator[ImageSummary]:
+        return self.client.iter_search(query, max_results=max_results, **filters)
+
+    def get_quicklook(self, item_id: str, width: int | None = None) -> bytes:
+        return self.client.get_quicklook(item_id, width)
+
+    def get_thumbnail(self, item_id: str, width: int | None = None) -> bytes:
+        return self.client.get_thumbnail(item_id, width)
+
+    def get_wmts_capabilities(self, item_id: str) -> WmtsCapabilities:
+        return self.client.get_wmts_capabilities(item_id)
+
+    def get_price(self, products: Sequence[api.ProductSpec], *, kind: str | None = None) -> Price:
+        return self.client.get_price(products, kind=kind)
+
+    def create_order(
+        self,
+        products: Sequence[api.ProductSpec],
+        *,
+        kind: str | None = None,
+        customer_ref: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Order:
+        return self.client.create_order(products, kind=kind, customer_ref=customer_ref, tags=tags)
+
+    def get_order(self, order_id: str) -> Order:
+        return self.client.get_order(order_id)
+
+    def list_orders(self, **filters: Any) -> OrderPage:
+        return self.client.list_orders(**filters)
+
+    def find_orders(self, *, customer_ref: str, **filters: Any) -> list[Order]:
+        return self.client.find_orders(customer_ref=customer_ref, **filters)
+
+    def download_item(
+        self, sink: IO[bytes], item_id: str | None = None, *, url: str | None = None, verify_checksum: bool = True
+    ) -> DownloadResult:
+        return self.client.download_item(sink, item_id, url=url, verify_checksum=verify_checksum)

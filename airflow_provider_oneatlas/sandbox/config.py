@@ -1,0 +1,294 @@
+"""Settings of the OneAtlas sandbox.
+
+Every field of :class:`SandboxConfig` can be set three ways, later ones winning:
+
+1. an environment variable ``ONEATLAS_SANDBOX_<FIELD>`` (``ONEATLAS_SANDBOX_ERROR_RATE=0.1``);
+2. a command line flag ``--<field-with-dashes>`` (``--error-rate 0.1``);
+3. at runtime, ``PATCH /_sandbox/config`` with a partial JSON document (``{"error_rate": 0.1}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+ENV_PREFIX = "ONEATLAS_SANDBOX_"
+
+ORDER_OUTCOMES = ("delivered", "failed", "error", "rejected")
+CONSUMPTION_MODES = ("gb", "tiles")
+
+# Fields that shape the generated catalog: changing one at runtime rebuilds it.
+CATALOG_FIELDS = frozenset({"seed", "catalog_size", "catalog_start", "catalog_end"})
+
+
+class ConfigError(ValueError):
+    """A setting with a wrong name, type or value; the message names the field."""
+
+
+@dataclass
+class SandboxConfig:
+    """How the sandbox behaves. Defaults give a fast, fault-free, well-funded account."""
+
+    seed: int = 0
+    api_keys: tuple[str, ...] = ("oneatlas-sandbox-key",)
+    token_lifetime: float = 3600.0
+    # Fault injection on API paths (never on /_sandbox/*).
+    error_rate: float = 0.0  # probability of a 503
+    rate_limit_rate: float = 0.0  # probability of a 429
+    retry_after: float = 1.0  # seconds announced in Retry-After of a 429 (rounded up, at least 1)
+    drop_rate: float = 0.0  # probability that a download body is cut mid-way
+    latency: float = 0.0  # seconds added to every API answer
+    bandwidth: float | None = None  # bytes per second per download connection; None: unlimited
+    ranges: bool = True  # honour Range on downloads
+    # Orders.
+    # Seconds from creation to "processing" (capped at delivered_after when larger).
+    processing_after: float = 1.0
+    delivered_after: float = 3.0  # seconds from creation to the final status
+    order_outcome: str = "delivered"  # what new orders end as: delivered, failed, error, rejected
+    balance: int = 100000  # credits of the account
+    credits_per_km2: float = 10.0
+    min_credits: int = 0
+    consumption_mode: str = "gb"  # "gb" or "tiles": decides the order kind the subscription offers
+    # Catalog.
+    catalog_size: int = 2000
+    catalog_start: str = "2018-01-01"
+    catalog_end: str = "2026-12-31"
+    # Downloads.
+    download_size: int = 2 * 1024 * 1024  # bytes of each delivered zip
+    order_response_delay: float = 0.0  # seconds between recording an order and answering
+    cache_dir: str | None = None  # where generated zips are kept; None: a temporary directory
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- validation and coercion -------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first field with an impossible value."""
+        for name in ("error_rate", "rate_limit_rate", "drop_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1, got {value!r}")
+        for name in (
+            "token_lifetime",
+            "retry_after",
+            "latency",
+            "processing_after",
+            "delivered_after",
+            "credits_per_km2",
+            "order_response_delay",
+        ):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        if self.token_lifetime <= 0:
+            raise ConfigError(f"token_lifetime must be positive, got {self.token_lifetime!r}")
+        if self.bandwidth is not None and self.bandwidth <= 0:
+            raise ConfigError(f"bandwidth must be positive or null, got {self.bandwidth!r}")
+        if self.order_outcome not in ORDER_OUTCOMES:
+            raise ConfigError(f"order_outcome must be one of {', '.join(ORDER_OUTCOMES)}")
+        if self.consumption_mode not in CONSUMPTION_MODES:
+            raise ConfigError(f"consumption_mode must be one of {', '.join(CONSUMPTION_MODES)}")
+        for name in ("balance", "min_credits", "catalog_size"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        if self.download_size < 1024:
+            raise ConfigError(f"download_size must be at least 1024 bytes, got {self.download_size!r}")
+        if not self.api_keys or not all(isinstance(key, str) and key for key in self.api_keys):
+            raise ConfigError("api_keys must hold at least one non-empty key")
+        for name in ("catalog_start", "catalog_end"):
+            try:
+                dt.date.fromisoformat(getattr(self, name))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {getattr(self, name)!r}") from exc
+        if self.catalog_end < self.catalog_start:
+            raise ConfigError("catalog_end must not be before catalog_start")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls) if not f.name.startswith("_")]
+
+    @classmethod
+    def coerce(cls, name: str, value: Any) -> Any:
+        """Turn ``value`` (JSON value or string from a flag/env var) into the type of field ``name``."""
+        if name not in cls.field_names():
+            raise ConfigError(f"unknown setting {name!r} (known: {', '.join(cls.field_names())})")
+        try:
+            return _COERCERS[name](value)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name}: cannot use {value!r} ({exc})") from exc
+
+    def replace(self, changes: Mapping[str, Any]) -> SandboxConfig:
+        """A new validated config with ``changes`` (names as in the dataclass) applied."""
+        coerced = {name: self.coerce(name, value) for name, value in changes.items()}
+        return dataclasses.replace(self, **coerced)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.field_names():
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    # -- environment and command line ------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxConfig:
+        environ = os.environ if environ is None else environ
+        changes = {
+            name: environ[ENV_PREFIX + name.upper()]
+            for name in cls.field_names()
+            if ENV_PREFIX + name.upper() in environ
+        }
+        return cls().replace(changes)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add one ``--flag`` per field; unset flags stay ``None`` (so env vars and defaults apply)."""
+        group = parser.add_argument_group("sandbox behaviour (also ONEATLAS_SANDBOX_<NAME> env vars)")
+        defaults = cls()
+        for name in cls.field_names():
+            flag = "--" + name.replace("_", "-")
+            default = getattr(defaults, name)
+            if name == "ranges":
+                group.add_argument(
+                    flag,
+                    dest=name,
+                    action=argparse.BooleanOptionalAction,
+                    default=None,
+                    help=f"honour Range on downloads (default: {default})",
+                )
+                continue
+            shown = ",".join(default) if isinstance(default, tuple) else default
+            group.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=f"default: {shown}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> SandboxConfig:
+        base = cls.from_env(environ)
+        changes = {
+            name: getattr(args, name) for name in cls.field_names() if getattr(args, name, None) is not None
+        }
+        return base.replace(changes)
+
+    def to_cli_args(self) -> list[str]:
+        """Flags that rebuild this config in ``oneatlas-sandbox`` (used by ``SandboxProcess``)."""
+        args: list[str] = []
+        for name in self.field_names():
+            value = getattr(self, name)
+            flag = "--" + name.replace("_", "-")
+            if name == "ranges":
+                args.append(flag if value else "--no-ranges")
+            elif value is None:
+                continue
+            elif isinstance(value, tuple):
+                args += [flag, ",".join(value)]
+            else:
+                args += [flag, str(value)]
+        return args
+
+
+# -- coercion helpers --------------------------------------------------------------------------------
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    raise ValueError("expected true or false")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("expected an integer")
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError("expected an integer") from None
+            return int(number)
+    raise ValueError("expected an integer")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip())
+    raise ValueError("expected a number")
+
+
+def _optional(convert: Any) -> Any:
+    def wrapped(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            return None
+        return convert(value)
+
+    return wrapped
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _to_keys(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        keys = [part.strip() for part in value.split(",")]
+    elif isinstance(value, Sequence):
+        keys = [_to_str(part) for part in value]
+    else:
+        raise ValueError("expected a list of keys or a comma-separated string")
+    keys = [key for key in keys if key]
+    if not keys:
+        raise ValueError("at least one API key is needed")
+    return tuple(keys)
+
+
+_COERCERS: dict[str, Any] = {
+    "seed": _to_int,
+    "api_keys": _to_keys,
+    "token_lifetime": _to_float,
+    "error_rate": _to_float,
+    "rate_limit_rate": _to_float,
+    "retry_after": _to_float,
+    "drop_rate": _to_float,
+    "latency": _to_float,
+    "bandwidth": _optional(_to_float),
+    "ranges": _to_bool,
+    "processing_after": _to_float,
+    "delivered_after": _to_float,
+    "order_outcome": _to_str,
+    "balance": _to_int,
+    "credits_per_km2": _to_float,
+    "min_credits": _to_int,
+    "consumption_mode": _to_str,
+    "catalog_size": _to_int,
+    "catalog_start": _to_str,
+    "catalog_end": _to_str,
+    "download_size": _to_int,
+    "order_response_delay": _to_float,
+    "cache_dir": _optional(_to_str),
+}

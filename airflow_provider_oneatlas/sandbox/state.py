@@ -1,0 +1,414 @@
+"""Everything the sandbox remembers: account, tokens, orders, request log, fault counters.
+
+One :class:`SandboxState` lives on ``app.state.sandbox``. Every mutation happens under ``state.lock``
+(an ``RLock``: tests read the state from another thread than the server's event loop).
+
+Order statuses are computed lazily from the clock (:meth:`SandboxState.advance_orders`), so nothing
+runs in the background: an order is ``ordered`` until ``processing_after`` seconds after its creation,
+``processing`` until ``delivered_after``, then takes the outcome configured when it was created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_oneatlas.sandbox.config import CATALOG_FIELDS, SandboxConfig
+
+# Identities of the single sandbox account, as in the tutorial's "me" document.
+USER_ID = "bf3d937a-e846-446a-e5b6-0a26227b892f"
+CONTRACT_ID = "8b273bd7-5626-4ef3-80cf-c4fc33191083"
+PRIVATE_WORKSPACE_ID = "148eebbd-a9b9-4cf6-97d3-87237901a7b9"
+PRIVATE_WORKSPACE_NAME = "private"
+
+TERMINAL_STATUSES = frozenset({"delivered", "failed", "error", "rejected"})
+ORDER_STATUSES = ("ordered", "processing", "delivered", "failed", "error", "rejected")
+
+DEFAULT_MESSAGES = {
+    "failed": "Order failed: production of the image failed",
+    "error": "Order error: an internal error stopped the production",
+    "rejected": "Order rejected: image no longer available",
+}
+
+
+def iso(epoch: float) -> str:
+    """An instant as the API writes it: ``2018-12-03T16:26:12.119065+00:00``."""
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class OrderedProduct:
+    """One product of an order, with what pricing found out about it."""
+
+    datas: dict[str, Any]  # the product as ordered, plus "sourceId"
+    credits: int
+    area_km2: float
+    clipped_aoi: dict[str, Any]  # GeoJSON of AOI ∩ footprint
+    source_properties: dict[str, Any]  # properties of the ordered catalog item
+
+
+@dataclass
+class Order:
+    id: str
+    seq: int
+    kind: str
+    created_at: float
+    payload: dict[str, Any]
+    price: int
+    products: list[OrderedProduct]
+    outcome: str
+    processing_after: float
+    delivered_after: float
+    customer_ref: str | None = None
+    tags: list[str] | None = None
+    status: str = "ordered"
+    updated_at: float = 0.0
+    message: str | None = None
+    deliveries: list[dict[str, Any]] = field(default_factory=list)  # {"id", "itemId", "datas"}
+    forced: bool = False
+    refunded: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def to_json(self, base_url: str) -> dict[str, Any]:
+        """The order document of the API, links pointing at ``base_url`` (ending with ``/``)."""
+        base = base_url.rstrip("/")
+        doc: dict[str, Any] = {
+            "_links": {
+                "self": {"href": f"{base}/api/v1/orders/{self.id}"},
+                "contract": {"href": f"{base}/api/v1/contracts/{CONTRACT_ID}"},
+                "payments": {"href": f"{base}/api/v1/orders/{self.id}/payments"},
+            },
+            "id": self.id,
+            "kind": self.kind,
+            "createdAt": iso(self.created_at),
+            "createdBy": USER_ID,
+            "status": self.status,
+            "contractId": CONTRACT_ID,
+            "price": self.price,
+            "payload": self.payload,
+            "updatedAt": iso(self.updated_at),
+        }
+        if self.customer_ref is not None:
+            doc["customerRef"] = self.customer_ref
+        if self.tags is not None:
+            doc["tags"] = list(self.tags)
+        if self.message is not None:
+            doc["message"] = self.message
+        if self.status == "delivered":
+            doc["deliveries"] = [
+                {
+                    "id": delivery["id"],
+                    "status": "delivered",
+                    "datas": delivery["datas"],
+                    "_links": {
+                        "download": {
+                            "href": f"{base}/api/v1/items/{delivery['itemId']}/download",
+                            "name": "Download",
+                            "type": "HTTP",
+                        }
+                    },
+                }
+                for delivery in self.deliveries
+            ]
+        return doc
+
+
+class SandboxState:
+    """The live state of one sandbox. Attributes other modules rely on:
+
+    ``config``, ``catalog``, ``orders`` (id -> :class:`Order`), ``balance`` (credits), ``debits``,
+    ``request_log`` (list of dicts), ``fault_counts`` (kind -> count), ``rng``, ``lock``; ``reset()``.
+    """
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.lock = threading.RLock()
+        self.tokens: dict[str, float] = {}  # token -> expiry (time.monotonic)
+        self._temp_cache: Path | None = None
+        self.files: dict[tuple[str, int], tuple[Path, str, int]] = {}  # (item, size) -> path, md5, size
+        self.file_locks: dict[tuple[str, int], threading.Lock] = {}
+        self.orders: dict[str, Order] = {}
+        self.catalog: Any = None
+        self.reset()
+
+    # -- whole-state operations ------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Fresh account, catalog, orders, log and counters; same config. Issued tokens stay valid."""
+        with self.lock:
+            self.catalog = self._build_catalog()
+            self.orders = {}
+            self._pending: set[str] = set()
+            self._seq = 0
+            self.balance: int = self.config.balance
+            self.debits: list[dict[str, Any]] = []
+            self.request_log: list[dict[str, Any]] = []
+            self.fault_counts: dict[str, int] = {}
+            self.rng = random.Random(self.config.seed)
+            self.delivered_items: dict[str, dict[str, Any]] = {}
+
+    def _build_catalog(self) -> Any:
+        from airflow_provider_oneatlas.sandbox.catalog import Catalog  # noqa: PLC0415
+
+        return Catalog(self.config)
+
+    def update_config(self, changes: dict[str, Any]) -> SandboxConfig:
+        """Apply a partial update (raises ``ConfigError``).
+
+        Setting ``balance`` also sets the current balance. Changing a catalog setting (``seed``,
+        ``catalog_*``) rebuilds the catalog, keeping the items delivered so far; changing ``seed``
+        also reseeds the fault dice.
+        """
+        with self.lock:
+            new = self.config.replace(changes)
+            old = self.config
+            self.config = new
+            if "balance" in changes:
+                self.balance = new.balance
+            if any(getattr(old, name) != getattr(new, name) for name in CATALOG_FIELDS):
+                self.catalog = self._build_catalog()
+                for feature in self.delivered_items.values():
+                    self.catalog.add(feature)
+            if old.seed != new.seed:
+                self.rng = random.Random(new.seed)
+            return new
+
+    def close(self) -> None:
+        """Remove the temporary download cache, if this state created one."""
+        with self.lock:
+            if self._temp_cache is not None:
+                shutil.rmtree(self._temp_cache, ignore_errors=True)
+                self._temp_cache = None
+                self.files.clear()
+
+    def cache_dir(self) -> Path:
+        with self.lock:
+            if self.config.cache_dir:
+                path = Path(self.config.cache_dir)
+                path.mkdir(parents=True, exist_ok=True)
+                return path
+            if self._temp_cache is None:
+                self._temp_cache = Path(tempfile.mkdtemp(prefix="oneatlas-sandbox-"))
+            return self._temp_cache
+
+    # -- tokens ----------------------------------------------------------------------------------
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self.lock:
+            # Forget long-expired tokens so the table does not grow without end.
+            if len(self.tokens) > 1000:
+                self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now - 3600}
+            self.tokens[token] = now + self.config.token_lifetime
+        return token
+
+    def check_token(self, token: str) -> str:
+        """``"ok"``, ``"expired"`` or ``"unknown"``."""
+        with self.lock:
+            expiry = self.tokens.get(token)
+        if expiry is None:
+            return "unknown"
+        return "ok" if time.monotonic() < expiry else "expired"
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def roll(self, probability: float) -> bool:
+        """True with ``probability``, from the seeded dice; no draw at all when it is 0."""
+        if probability <= 0:
+            return False
+        with self.lock:
+            return self.rng.random() < probability
+
+    def count_fault(self, kind: str) -> None:
+        with self.lock:
+            self.fault_counts[kind] = self.fault_counts.get(kind, 0) + 1
+
+    # -- request log -----------------------------------------------------------------------------
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            entry["index"] = len(self.request_log)
+            self.request_log.append(entry)
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def create_order(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        products: list[OrderedProduct],
+        customer_ref: str | None,
+        tags: list[str] | None,
+    ) -> Order | None:
+        """Debit the balance and record a new order; ``None`` when the balance is too low."""
+        price = sum(product.credits for product in products)
+        now = time.time()
+        with self.lock:
+            if self.balance < price:
+                return None
+            self._seq += 1
+            order = Order(
+                id=str(uuid.uuid4()),
+                seq=self._seq,
+                kind=kind,
+                created_at=now,
+                payload=payload,
+                price=price,
+                products=products,
+                outcome=self.config.order_outcome,
+                processing_after=min(self.config.processing_after, self.config.delivered_after),
+                delivered_after=self.config.delivered_after,
+                customer_ref=customer_ref,
+                tags=tags,
+                updated_at=now,
+            )
+            self.balance -= price
+            self.debits.append(
+                {"orderId": order.id, "credits": -price, "reason": "order", "at": iso(now), "balance": self.balance}
+            )
+            self.orders[order.id] = order
+            self._pending.add(order.id)
+            return order
+
+    def advance_orders(self, now: float | None = None) -> None:
+        """Bring every unfinished order to the status the clock says."""
+        now = time.time() if now is None else now
+        with self.lock:
+            for order_id in list(self._pending):
+                self._advance(self.orders[order_id], now)
+
+    def get_order(self, order_id: str) -> Order | None:
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is not None:
+                self._advance(order, time.time())
+            return order
+
+    def _advance(self, order: Order, now: float) -> None:
+        if order.terminal or order.forced:
+            self._pending.discard(order.id)
+            return
+        elapsed = now - order.created_at
+        if elapsed >= order.delivered_after:
+            self._set_status(order, order.outcome, order.created_at + order.delivered_after, None)
+        elif elapsed >= order.processing_after and order.status == "ordered":
+            self._set_status(order, "processing", order.created_at + order.processing_after, None)
+
+    def force_status(self, order_id: str, status: str, message: str | None) -> Order | None:
+        """Set an order's status now; it stops following the clock. ``None`` if the order is unknown."""
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None:
+                return None
+            self._set_status(order, status, time.time(), message)
+            order.forced = True
+            self._pending.discard(order.id)
+            return order
+
+    def _set_status(self, order: Order, status: str, when: float, message: str | None) -> None:
+        if order.status == status and message is None:
+            return
+        order.status = status
+        order.updated_at = when
+        if status in ("failed", "error", "rejected"):
+            order.message = message or DEFAULT_MESSAGES[status]
+        else:
+            order.message = message
+        if status == "delivered" and not order.deliveries:
+            self._deliver(order, when)
+        if status == "rejected" and not order.refunded:
+            # A rejected order was never produced: its credits go back to the account. A failed or
+            # errored order is not refunded automatically (the real service leaves that to support),
+            # so clients must not assume a refund there.
+            order.refunded = True
+            self.balance += order.price
+            self.debits.append(
+                {
+                    "orderId": order.id,
+                    "credits": order.price,
+                    "reason": "refund",
+                    "at": iso(when),
+                    "balance": self.balance,
+                }
+            )
+        if status in TERMINAL_STATUSES:
+            self._pending.discard(order.id)
+
+    def _deliver(self, order: Order, when: float) -> None:
+        order_uuid = uuid.UUID(order.id)
+        for index, product in enumerate(order.products):
+            item_id = str(uuid.uuid5(order_uuid, str(index)))
+            feature = delivered_feature(item_id, order, product, when)
+            self.delivered_items[item_id] = feature
+            self.catalog.add(feature)
+            order.deliveries.append(
+                {
+                    "id": str(uuid.uuid5(order_uuid, f"delivery-{index}")),
+                    "itemId": item_id,
+                    "datas": product.datas,
+                }
+            )
+
+    # -- views for /_sandbox ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        self.advance_orders()
+        with self.lock:
+            return {
+                "balance": self.balance,
+                "orders": [
+                    {
+                        "id": order.id,
+                        "status": order.status,
+                        "kind": order.kind,
+                        "price": order.price,
+                        "createdAt": iso(order.created_at),
+                        "updatedAt": iso(order.updated_at),
+                        "message": order.message,
+                        "deliveredItems": [d["itemId"] for d in order.deliveries],
+                    }
+                    for order in sorted(self.orders.values(), key=lambda o: o.seq)
+                ],
+                "debits": list(self.debits),
+                "fault_counts": dict(self.fault_counts),
+                "request_count": len(self.request_log),
+                "delivered_items": sorted(self.delivered_items),
+            }
+
+
+def delivered_feature(item_id: str, order: Order, product: OrderedProduct, when: float) -> dict[str, Any]:
+    """The catalog feature of a delivered product, in the caller's private workspace."""
+    properties = dict(product.source_properties)
+    datas = product.datas
+    properties.update(
+        {
+            "id": item_id,
+            "processingLevel": "ORTHO",
+            "productType": datas.get("productType"),
+            "radiometricProcessing": datas.get("radiometricProcessing"),
+            "format": datas.get("imageFormat"),
+            "crsCode": datas.get("crsCode"),
+            "publicationDate": iso(when),
+            "processingDate": iso(when),
+            "productionStatus": "IN_CLOUD",
+            "orderId": order.id,
+            "workspaceId": PRIVATE_WORKSPACE_ID,
+            "workspaceName": PRIVATE_WORKSPACE_NAME,
+            "workspaceTitle": "Private",
+        }
+    )
+    properties.pop("expirationDate", None)
+    return {"type": "Feature", "geometry": product.clipped_aoi, "properties": properties}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: creates .venv from the lock file, then runs what is asked.
+#   bash scripts/dev.sh test      # every test (ruff, mypy, pytest)
+#   bash scripts/dev.sh demo      # the main job: sandbox + oneatlas_acquisition end to end
+#   bash scripts/dev.sh sandbox   # a sandbox in the foreground, for DAG development
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+VENV="$ROOT/.venv"
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+  fi
+  # uv installs the 200+ locked packages in seconds; its own version is pinned too.
+  if ! "$VENV/bin/python" -m uv --version 2>/dev/null | grep -q "0.13.9"; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv==0.13.9
+  fi
+  "$VENV/bin/python" -m uv pip install -q -p "$VENV/bin/python" -r requirements/lock.txt -e . 
+}
+
+airflow_env() {
+  export AIRFLOW_HOME="${AIRFLOW_HOME:-$1}"
+  export AIRFLOW__CORE__LOAD_EXAMPLES=False
+  export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$ROOT/example_dags}"
+  mkdir -p "$AIRFLOW_HOME"
+}
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+  setup)
+    setup
+    ;;
+  test)
+    setup
+    airflow_env "$ROOT/.airflow-home/test"
+    echo "== ruff"; "$VENV/bin/ruff" check .
+    echo "== mypy"; "$VENV/bin/mypy"
+    echo "== pytest"; "$VENV/bin/python" -m pytest "$@"
+    ;;
+  demo)
+    setup
+    airflow_env "$ROOT/.demo/airflow-home"
+    exec "$VENV/bin/python" -m airflow_provider_oneatlas.demo "$@"
+    ;;
+  sandbox)
+    setup
+    exec "$VENV/bin/oneatlas-sandbox" "$@"
+    ;;
+  *)
+    echo "usage: bash scripts/dev.sh {test|demo|sandbox|setup} [args]" >&2
+    exit 2
+    ;;
+esac
