@@ -31,9 +31,7 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oneatlas.hooks.oneatlas"]}
-        ],
+        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oneatlas.hooks.oneatlas"]}],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_oneatlas.hooks.oneatlas.OneAtlasHook",

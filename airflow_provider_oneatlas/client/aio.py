@@ -136,7 +136,9 @@ class AsyncOneAtlasClient:
             except httpx.TransportError as exc:
                 decision = planner.on_exception(exc, request_sent=not isinstance(exc, _NOT_SENT))
                 if not decision.retry:
-                    raise TransportError(f"{call.method} {url} failed: {type(exc).__name__} ({decision.reason})") from None
+                    raise TransportError(
+                        f"{call.method} {url} failed: {type(exc).__name__} ({decision.reason})"
+                    ) from None
             else:
                 decision = planner.on_status(response.status_code, api.retry_after_seconds(response.headers))
                 if not decision.retry:

@@ -422,6 +422,12 @@ def _depth_hint(value: list[Any]) -> int:
             return -1
 
 
+def _is_position_like(value: Any) -> bool:
+    """A list of 2 or 3 numbers: what a position (rather than a flattened ring) looks like."""
+    items = _as_list(value)
+    return items is not None and len(items) in (2, 3) and all(_is_number(v) for v in items)
+
+
 def _fmt(pos: Position) -> str:
     return f"[{pos[0]!r}, {pos[1]!r}]"
 
@@ -487,7 +493,7 @@ def _polygon_coords(value: Any, index: int | None, ctx: _Ctx) -> list[list[Posit
     if all(_is_number(v) for v in rings):
         raise _flat_list_error(len(rings), label, ctx)
     depth = _depth_hint(rings)
-    if depth == 2:
+    if depth == 2 and _is_position_like(rings[0]):
         raise ctx.error(
             f"{label} is a single ring (a list of positions); a polygon is a list of rings: wrap it in one more [ ]",
             _ACCEPTED_POLYGON_COORDS,
@@ -530,7 +536,8 @@ def _multipolygon_coords(value: Any, ctx: _Ctx) -> list[list[list[Position]]]:
     if all(_is_number(v) for v in polygons):
         raise _flat_list_error(len(polygons), "coordinates", ctx)
     depth = _depth_hint(polygons)
-    if depth == 3:
+    first_ring = _as_list(polygons[0])
+    if depth == 3 and first_ring and _is_position_like(first_ring[0]):
         raise ctx.error(
             "coordinates have the nesting of a single Polygon; a MultiPolygon is a list of polygons: "
             "use type 'Polygon' or wrap them in one more [ ]",
@@ -549,7 +556,7 @@ def _check_ranges(labelled: list[tuple[str, Position]], ctx: _Ctx) -> None:
     )
     if swapped:
         raise ctx.error(
-            f"{where} {_fmt((lon, lat))} has latitude {lat!r} outside [-90, 90]: "
+            f"latitude {lat!r} of {where} {_fmt((lon, lat))} is outside [-90, 90]: "
             "looks like [lat, lon] order; GeoJSON wants [lon, lat]",
             _ACCEPTED_POSITION,
         )
@@ -672,11 +679,14 @@ def _check_bbox(values: list[float], ctx: _Ctx) -> tuple[float, float, float, fl
         if not math.isfinite(v):
             raise ctx.error(f"bbox {name} is {v!r}, not a finite number", ACCEPTED_BBOX)
     minlon, minlat, maxlon, maxlat = values
-    lons_ok = all(-180.0 <= v <= 180.0 for v in (minlon, maxlon))
     lats_ok = all(-90.0 <= v <= 90.0 for v in (minlat, maxlat))
-    if not lats_ok and all(-90.0 <= v <= 90.0 for v in (minlon, maxlon)) and lons_ok:
+    swapped_ok = all(-90.0 <= v <= 90.0 for v in (minlon, maxlon)) and all(
+        -180.0 <= v <= 180.0 for v in (minlat, maxlat)
+    )
+    if not lats_ok and swapped_ok:
+        name, lat = ("minlat", minlat) if not -90.0 <= minlat <= 90.0 else ("maxlat", maxlat)
         raise ctx.error(
-            f"bbox {values!r} has a latitude outside [-90, 90]: looks like [lat, lon] order; "
+            f"bbox {name} {lat!r} is outside [-90, 90]: looks like [lat, lon] order; "
             "GeoJSON wants [lon, lat] (minlon, minlat, maxlon, maxlat)",
             ACCEPTED_BBOX,
         )

@@ -1,10 +1,8 @@
 """Account routes: ``GET /api/v1/me``, ``GET /api/v1/contracts/{id}``, and
 ``GET /api/v1/contracts/{id}/subscriptions``.
 
-The documents are the tutorial's samples, with links rewritten to this server and the balance and
-consumption mode taken from the sandbox state. Two slips of the tutorial's subscriptions sample are
-fixed rather than copied: the second subscription's ``id`` was not a valid UUID (its ``self`` link had
-the right one) and several of its links pointed at the first subscription.
+The documents are the tutorial's samples, verbatim, with link hosts rewritten to this server and the
+balance and the data subscription's consumption mode taken from the sandbox state.
 """
 
 from __future__ import annotations
@@ -21,9 +19,6 @@ from airflow_provider_oneatlas.sandbox.state import CONTRACT_ID, PRIVATE_WORKSPA
 router = APIRouter(dependencies=[Depends(require_token)])
 
 CONTRACT_OFFERS = ["order.product", "order.subscription.change-detection", "order.subscription.streaming"]
-
-ONEATLAS_SUBSCRIPTION_ID = "0b9da7d1-5b21-4532-84db-fd8b399ec47e"
-DATA_SUBSCRIPTION_ID = "8fe89b39-9745-40b1-9a1f-5ce98aba2b13"
 
 
 def base_of(request: Request) -> str:
@@ -77,58 +72,96 @@ def me_document(base: str, balance: int) -> dict[str, Any]:
     }
 
 
-def _subscription_links(base: str, subscription_id: str, contract_id: str) -> dict[str, Any]:
-    return {
-        "self": {"href": f"{base}/api/v1/subscriptions/{subscription_id}"},
-        "contract": {"href": f"{base}/api/v1/contracts/{contract_id}"},
-        "reports": {"href": f"{base}/api/v1/subscriptions/{subscription_id}/reports"},
-        "deliveries": {"href": f"{base}/api/v1/deliveries?subscriptionId={subscription_id}"},
-        "payments": {"href": f"{base}/api/v1/payments?subscriptionId={subscription_id}"},
-        "orders": {"href": f"{base}/api/v1/orders?subscriptionId={subscription_id}"},
-    }
+TUTORIAL_HOST = "https://data.api.oneatlas.airbus.com"
+
+# The tutorial's two subscriptions, verbatim (ids and links included, hosts rewritten when served).
+_SUBSCRIPTIONS: list[dict[str, Any]] = [
+    {
+        "_links": {
+            "self": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e"},
+            "contract": {"href": f"{TUTORIAL_HOST}/api/v1/contracts/ff731b8d-5637-40aa-89ad-daa736613714"},
+            "reports": {
+                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/reports"
+            },
+            "deliveries": {
+                "href": f"{TUTORIAL_HOST}/api/v1/deliveries?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
+            },
+            "payments": {
+                "href": f"{TUTORIAL_HOST}/api/v1/payments?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
+            },
+            "orders": {
+                "href": f"{TUTORIAL_HOST}/api/v1/orders?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
+            },
+        },
+        "id": "0b9da7d1-5b21-4532-84db-fd8b399ec47e",
+        "status": "active",
+        "startedAt": "2019-02-07T16:47:56.272827+00:00",
+        "endedAt": "2019-12-01T00:00:00+00:00",
+        "service": "data",
+        "isAmountEstimated": "true",
+        "kind": "subscription.oneatlas",
+        "title": "OneAtlas",
+        "workspaceId": "1898ea7e-d3ac-4f74-b374-0f1496388b00",
+        "offers": [],
+    },
+    {
+        "_links": {
+            "self": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/8fe89b39-9745-40b1-9a1f-5ce98aba2b13"},
+            "contract": {"href": f"{TUTORIAL_HOST}/api/v1/contracts/ff731b8d-5637-40aa-89ad-daa736613714"},
+            "reports": {
+                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/reports"
+            },
+            "deliveries": {
+                "href": f"{TUTORIAL_HOST}/api/v1/deliveries?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
+            },
+            "payments": {
+                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/8fe89b39-9745-40b1-9a1f-5ce98aba2b13/payments"
+            },
+            "orders": {
+                "href": f"{TUTORIAL_HOST}/api/v1/orders?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
+            },
+            "packs": {
+                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/packs"
+            },
+        },
+        "id": "8fe8db39-9745-40b1-9a1f-5cf98ab2b13",
+        "status": "active",
+        "startedAt": "2019-01-03T08:13:54.780700+00:00",
+        "endedAt": "2019-07-03T08:13:54.780700+00:00",
+        "service": "data",
+        "isAmountEstimated": "false",
+        "title": "custom",
+        "kind": "subscription.data.premium",
+        "offers": ["order.data.gb.product"],
+        "type": "view",
+        "duration": 6,
+        "tileAmount": 150000,
+        "paymentModality": "monthly",
+        "monthlyPrice": 0,
+        "streamingPlan": "advanced",
+        "consumptionMode": "gb",
+        "amountConsumed": 60564344,
+        "amountMax": 101293740,
+    },
+]
+
+
+def _rehost(value: Any, base: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _rehost(item, base) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rehost(item, base) for item in value]
+    if isinstance(value, str) and value.startswith(TUTORIAL_HOST):
+        return base + value[len(TUTORIAL_HOST) :]
+    return value
 
 
 def subscriptions_document(base: str, state: SandboxState) -> dict[str, Any]:
-    gb = state.config.consumption_mode == "gb"
-    data_links = _subscription_links(base, DATA_SUBSCRIPTION_ID, CONTRACT_ID)
-    data_links["payments"] = {"href": f"{base}/api/v1/subscriptions/{DATA_SUBSCRIPTION_ID}/payments"}
-    data_links["packs"] = {"href": f"{base}/api/v1/subscriptions/{DATA_SUBSCRIPTION_ID}/packs"}
-    items = [
-        {
-            "_links": _subscription_links(base, ONEATLAS_SUBSCRIPTION_ID, CONTRACT_ID),
-            "id": ONEATLAS_SUBSCRIPTION_ID,
-            "status": "active",
-            "startedAt": "2019-02-07T16:47:56.272827+00:00",
-            "endedAt": "2019-12-01T00:00:00+00:00",
-            "service": "data",
-            "isAmountEstimated": "true",
-            "kind": "subscription.oneatlas",
-            "title": "OneAtlas",
-            "workspaceId": "1898ea7e-d3ac-4f74-b374-0f1496388b00",
-            "offers": [],
-        },
-        {
-            "_links": data_links,
-            "id": DATA_SUBSCRIPTION_ID,
-            "status": "active",
-            "startedAt": "2019-01-03T08:13:54.780700+00:00",
-            "endedAt": "2019-07-03T08:13:54.780700+00:00",
-            "service": "data",
-            "isAmountEstimated": "false",
-            "title": "custom",
-            "kind": "subscription.data.premium",
-            "offers": subscription_offers(state),
-            "type": "view",
-            "duration": 6,
-            "tileAmount": 150000,
-            "paymentModality": "monthly",
-            "monthlyPrice": 0,
-            "streamingPlan": "advanced",
-            "consumptionMode": "gb" if gb else "tiles",
-            "amountConsumed": 60564344,
-            "amountMax": 101293740,
-        },
-    ]
+    items: list[dict[str, Any]] = _rehost(_SUBSCRIPTIONS, base)
+    data = items[1]
+    data["offers"] = subscription_offers(state)
+    data["consumptionMode"] = "gb" if state.config.consumption_mode == "gb" else "tiles"
+    # The tutorial's sample says 5 but lists these 2 (it is cut short); the sandbox counts what it lists.
     return {"startIndex": 0, "totalResults": len(items), "itemsPerPage": 10, "items": items}
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_oneatlas.sandbox.catalog import Catalog
 from airflow_provider_oneatlas.sandbox.config import CATALOG_FIELDS, SandboxConfig
 
 # Identities of the single sandbox account, as in the tutorial's "me" document.
@@ -140,7 +141,6 @@ class SandboxState:
         self.files: dict[tuple[str, int], tuple[Path, str, int]] = {}  # (item, size) -> path, md5, size
         self.file_locks: dict[tuple[str, int], threading.Lock] = {}
         self.orders: dict[str, Order] = {}
-        self.catalog: Any = None
         self.reset()
 
     # -- whole-state operations ------------------------------------------------------------------
@@ -159,9 +159,7 @@ class SandboxState:
             self.rng = random.Random(self.config.seed)
             self.delivered_items: dict[str, dict[str, Any]] = {}
 
-    def _build_catalog(self) -> Any:
-        from airflow_provider_oneatlas.sandbox.catalog import Catalog  # noqa: PLC0415
-
+    def _build_catalog(self) -> Catalog:
         return Catalog(self.config)
 
     def update_config(self, changes: dict[str, Any]) -> SandboxConfig:
@@ -321,14 +319,15 @@ class SandboxState:
     def _set_status(self, order: Order, status: str, when: float, message: str | None) -> None:
         if order.status == status and message is None:
             return
+        if status == "delivered" and not order.deliveries:
+            # Items first: whoever sees "delivered" also sees the deliveries and finds the items.
+            self._deliver(order, when)
         order.status = status
         order.updated_at = when
         if status in ("failed", "error", "rejected"):
             order.message = message or DEFAULT_MESSAGES[status]
         else:
             order.message = message
-        if status == "delivered" and not order.deliveries:
-            self._deliver(order, when)
         if status == "rejected" and not order.refunded:
             # A rejected order was never produced: its credits go back to the account. A failed or
             # errored order is not refunded automatically (the real service leaves that to support),

@@ -1,0 +1,42 @@
+"""What every OneAtlas operator shares: the connection id, a lazy hook, and template checks."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
+
+
+def is_templated(value: Any) -> bool:
+    """True for a value that Jinja will still render: validate it at run time, not at parse time."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, (list, tuple)):
+        return any(is_templated(v) for v in value)
+    if isinstance(value, dict):
+        return any(is_templated(v) for v in value.values())
+    return type(value).__name__ in {"XComArg", "PlainXComArg", "MapXComArg", "_MapResult"}
+
+
+def default_deferrable() -> bool:
+    from airflow.configuration import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+class OneAtlasBaseOperator(BaseOperator):
+    """Base of the OneAtlas operators.
+
+    :param oneatlas_conn_id: the OneAtlas connection (type ``oneatlas``).
+    """
+
+    def __init__(self, *, oneatlas_conn_id: str = OneAtlasHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.oneatlas_conn_id = oneatlas_conn_id
+
+    @cached_property
+    def hook(self) -> OneAtlasHook:
+        return OneAtlasHook(oneatlas_conn_id=self.oneatlas_conn_id)

@@ -1,0 +1,278 @@
+"""``OneAtlasDownloadOperator`` and ``OneAtlasQuicklookOperator``: imagery into object storage."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+from airflow.exceptions import AirflowFailException
+from airflow.sdk import Context, ObjectStoragePath
+
+from airflow_provider_oneatlas.client import api
+from airflow_provider_oneatlas.client.errors import ValidationError
+from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
+from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
+from airflow_provider_oneatlas.operators.order import image_ids_of
+
+DESTINATION_ACCEPTED = (
+    "an ObjectStoragePath, an absolute local path, or a URL such as file:///data/imagery/ or "
+    "s3://aws_conn_id@bucket/prefix/"
+)
+
+
+def to_destination(value: Any) -> ObjectStoragePath:
+    """Where to store: an ``ObjectStoragePath``, an absolute path, or an object-store URL."""
+    if isinstance(value, ObjectStoragePath):
+        return value
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("destination", f"{value!r} is not a destination", DESTINATION_ACCEPTED)
+    text = value.strip()
+    if "://" not in text:
+        if not os.path.isabs(text):
+            raise ValidationError("destination", f"{value!r} is a relative path", DESTINATION_ACCEPTED)
+        text = "file://" + text
+    scheme = text.split("://", 1)[0]
+    if not scheme.isalnum():
+        raise ValidationError("destination", f"{value!r} has no valid URL scheme", DESTINATION_ACCEPTED)
+    try:
+        return ObjectStoragePath(text)
+    except Exception as exc:  # fsspec raises many kinds for unknown schemes
+        raise ValidationError("destination", f"{value!r} cannot be opened: {exc}", DESTINATION_ACCEPTED) from None
+
+
+def _check_writable(root: ObjectStoragePath) -> None:
+    if root.protocol in ("file", "local"):
+        path = root.path
+        probe = path
+        while probe and not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        if probe and (not os.path.isdir(probe) or not os.access(probe, os.W_OK)):
+            raise ValidationError("destination", f"{root} is not a writable directory", DESTINATION_ACCEPTED)
+
+
+@contextlib.contextmanager
+def staged(final: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """Write under a temporary name beside ``final``; move into place only when the block succeeds.
+
+    Nothing incomplete ever carries the final name: a crash leaves a ``.partial`` object, which the
+    next try ignores and a cleanup can sweep.
+    """
+    partial = final.parent / f".{final.name}.{uuid.uuid4().hex[:12]}.partial"
+    try:
+        with partial.open("wb") as sink:
+            yield sink
+        partial.rename(final)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            partial.unlink()
+        raise
+
+
+class OneAtlasDownloadOperator(OneAtlasBaseOperator):
+    """Streams delivered imagery to object storage (local disk, S3, GCS, ...).
+
+    Each delivery is streamed straight into the destination (never whole in memory), its md5 checked
+    against ``X-Ads-Checksum-Value``, written under a temporary name and renamed only once complete
+    and verified. With ``extract=True`` the zip is unpacked (safely: no path escapes, no zip bombs)
+    instead of stored. Asset events are recorded on every ``Asset`` in ``outlets``.
+
+    :param destination: ``ObjectStoragePath`` or URL of the folder to write into (templated), e.g.
+        ``file:///data/imagery/{{ ds }}/`` or ``s3://aws_default@bucket/imagery/``.
+    :param order_id: a delivered order's id, or the order operator's result (templated).
+    :param item_ids: delivered item ids of the private workspace, instead of ``order_id`` (templated).
+    :param extract: unpack the zip into ``<destination>/<item id>/`` instead of storing it.
+    :param overwrite: replace objects already there; default False skips items already stored with
+        a matching md5 (so a retried task does not download again).
+    :param verify_checksum: check the md5 the API announces (default True).
+    :param max_extract_ratio: refuse zip entries that expand more than this (default 100x).
+    :param max_extract_size: refuse zips that expand to more bytes than this (default 64 GiB).
+
+    Returns a list of ``{"item_id", "path", "size", "md5"}`` (with ``"files"`` when extracted).
+    """
+
+    template_fields: Sequence[str] = ("destination", "order_id", "item_ids")
+    operator_extra_links = (OneAtlasStoredObjectLink(),)
+    ui_color = "#7fd6a6"
+
+    def __init__(
+        self,
+        *,
+        destination: Any,
+        order_id: Any = None,
+        item_ids: Any = None,
+        extract: bool = False,
+        overwrite: bool = False,
+        verify_checksum: bool = True,
+        max_extract_ratio: float = 100.0,
+        max_extract_size: int = 64 * 1024**3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (order_id is None) == (item_ids is None):
+            raise ValidationError(
+                "order_id",
+                "give either order_id or item_ids, not both or neither",
+                "order_id='<id>' or item_ids=['<id>', ...]",
+            )
+        self.destination = destination
+        self.order_id = order_id
+        self.item_ids = item_ids
+        self.extract = extract
+        self.overwrite = overwrite
+        self.verify_checksum = verify_checksum
+        self.max_extract_ratio = max_extract_ratio
+        self.max_extract_size = max_extract_size
+        self.oneatlas_stored_url: str | None = None
+        if not is_templated(destination) and not isinstance(destination, ObjectStoragePath):
+            to_destination(destination)
+        if order_id is not None and not is_templated(order_id):
+            api.check_id(self._order_id_of(order_id), "order_id")
+
+    @staticmethod
+    def _order_id_of(value: Any) -> Any:
+        if isinstance(value, dict):
+            return value.get("order_id") or value.get("id")
+        return value
+
+    def _downloads(self) -> list[tuple[str, str | None]]:
+        """(item id, download URL) pairs to fetch."""
+        if self.item_ids is not None:
+            return [(item_id, None) for item_id in image_ids_of(self.item_ids)]
+        order_id = api.check_id(self._order_id_of(self.order_id), "order_id")
+        order = self.hook.get_order(order_id)
+        if not order.is_delivered:
+            raise AirflowFailException(
+                f"OneAtlas order {order_id} is {order.status}, not delivered: nothing to download"
+            )
+        pairs = [(d.item_id or d.id or order_id, d.download_url) for d in order.deliveries if d.download_url]
+        if not pairs:
+            raise AirflowFailException(f"OneAtlas order {order_id} is delivered but lists no download link")
+        return pairs
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        root = to_destination(self.destination)
+        _check_writable(root)
+        root.mkdir(parents=True, exist_ok=True)
+        stored = []
+        for item_id, url in self._downloads():
+            api.check_id(item_id, "item_id")
+            if self.extract:
+                stored.append(self._extract(root, item_id, url))
+            else:
+                stored.append(self._store(root, item_id, url))
+        if stored:
+            self.oneatlas_stored_url = stored[0]["path"] if stored[0]["path"].startswith(("http", "https")) else None
+        self._record_assets(context, stored)
+        return stored
+
+    def _store(self, root: ObjectStoragePath, item_id: str, url: str | None) -> dict[str, Any]:
+        final = root / f"{item_id}.zip"
+        checksum = root / f"{item_id}.zip.md5"
+        if not self.overwrite and final.exists() and checksum.exists():
+            remote = self.hook.client.head_item(item_id if url is None else None, url=url)
+            recorded = checksum.read_text().split()[0] if checksum.exists() else ""
+            if remote.md5 and recorded == remote.md5 and final.stat().st_size == remote.size:
+                self.log.info("%s is already stored with md5 %s: not downloading again", final, recorded)
+                return {"item_id": item_id, "path": str(final), "size": remote.size, "md5": recorded, "skipped": True}
+        with staged(final) as sink:
+            result = self.hook.download_item(
+                sink, item_id if url is None else None, url=url, verify_checksum=self.verify_checksum
+            )
+        # The sidecar comes last: a present .md5 vouches for a complete object.
+        with staged(checksum) as sink:
+            sink.write(f"{result.md5}  {final.name}\n".encode())
+        self.log.info(
+            "Stored %s (%d bytes, md5 %s%s)", final, result.size, result.md5, ", verified" if result.verified else ""
+        )
+        return {"item_id": item_id, "path": str(final), "size": result.size, "md5": result.md5}
+
+    def _extract(self, root: ObjectStoragePath, item_id: str, url: str | None) -> dict[str, Any]:
+        from airflow_provider_oneatlas.client.archive import iter_extract, safe_members
+
+        target_root = root / item_id
+        # zipfile needs to seek, so the archive is staged in a local temporary file first.
+        with tempfile.TemporaryFile(prefix="oneatlas-") as tmp:
+            result = self.hook.download_item(
+                tmp, item_id if url is None else None, url=url, verify_checksum=self.verify_checksum
+            )
+            tmp.seek(0)
+            try:
+                archive = zipfile.ZipFile(tmp)
+            except zipfile.BadZipFile as exc:
+                raise AirflowFailException(f"the delivery of {item_id} is not a valid zip: {exc}") from None
+            with archive:
+                members = safe_members(archive, max_ratio=self.max_extract_ratio, max_total=self.max_extract_size)
+                files = []
+
+                def open_target(member: Any) -> contextlib.AbstractContextManager[IO[bytes]]:
+                    final = target_root / member.name
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    return staged(final)
+
+                for member in iter_extract(archive, members, open_target):
+                    files.append({"path": str(target_root / member.name), "size": member.size})
+        self.log.info("Extracted %d files of %s into %s", len(files), item_id, target_root)
+        return {"item_id": item_id, "path": str(target_root), "size": result.size, "md5": result.md5, "files": files}
+
+    def _record_assets(self, context: Context, stored: list[dict[str, Any]]) -> None:
+        from airflow.sdk import Asset
+
+        events = context.get("outlet_events")
+        if events is None:
+            return
+        for outlet in self.outlets or []:
+            if isinstance(outlet, Asset):
+                events[outlet].extra = {
+                    "order_id": self._order_id_of(self.order_id),
+                    "objects": [{k: v for k, v in s.items() if k != "files"} for s in stored],
+                }
+
+
+class OneAtlasQuicklookOperator(OneAtlasBaseOperator):
+    """Stores the quicklooks of images in object storage, for previews and reports.
+
+    :param image_ids: an image id, a list of ids, or the search operator's result (templated).
+    :param destination: folder ``ObjectStoragePath`` or URL (templated).
+    :param width: width in pixels (1-4096); default: the API's.
+
+    Returns a list of ``{"item_id", "path", "size"}``.
+    """
+
+    template_fields: Sequence[str] = ("image_ids", "destination")
+    ui_color = "#c9b3ff"
+
+    def __init__(self, *, image_ids: Any, destination: Any, width: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.image_ids = image_ids
+        self.destination = destination
+        self.width = width
+        if width is not None:
+            api.quicklook_call("placeholder-id", width)  # checks the width now
+        if not is_templated(destination) and not isinstance(destination, ObjectStoragePath):
+            to_destination(destination)
+        if not is_templated(image_ids):
+            image_ids_of(image_ids)
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        root = to_destination(self.destination)
+        _check_writable(root)
+        root.mkdir(parents=True, exist_ok=True)
+        links = {}
+        if isinstance(self.image_ids, (list, tuple)):
+            links = {i["id"]: i.get("links", {}).get("quicklook") for i in self.image_ids if isinstance(i, dict)}
+        stored = []
+        for item_id in image_ids_of(self.image_ids):
+            data = self.hook.client.get_quicklook(item_id, self.width, url=links.get(item_id))
+            extension = ".png" if data[:8] == b"\x89PNG\r\n\x1a\n" else ".jpg"
+            final = root / f"{item_id}_quicklook{extension}"
+            with staged(final) as sink:
+                sink.write(data)
+            stored.append({"item_id": item_id, "path": str(final), "size": len(data)})
+        return stored

@@ -1,0 +1,120 @@
+"""Sandbox control routes under ``/_sandbox/`` (no token needed, never faulted, not part of OneAtlas):
+
+- ``GET  /_sandbox/health``                 ``{"status": "ok"}``
+- ``GET  /_sandbox/state``                  balance, orders with status, debits, fault counts, request count
+- ``POST /_sandbox/reset``                  fresh account, catalog, orders, log and counters; same config
+- ``GET  /_sandbox/config``                 the current config
+- ``PATCH /_sandbox/config``                partial JSON update, e.g. ``{"error_rate": 0.2}``
+- ``GET  /_sandbox/requests?since=N``       the request log from index N
+- ``POST /_sandbox/orders/{id}/status``     ``{"status": "failed", "message": "..."}``: force a status
+- ``GET  /_sandbox/items/{id}/file``        ``{"md5", "size"}`` of the item's zip (ground truth for tests)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from airflow_provider_oneatlas.sandbox.auth import get_state
+from airflow_provider_oneatlas.sandbox.config import ConfigError
+from airflow_provider_oneatlas.sandbox.downloads import file_info
+from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError
+from airflow_provider_oneatlas.sandbox.state import ORDER_STATUSES
+
+ADMIN_PREFIX = "/_sandbox"
+
+router = APIRouter(prefix=ADMIN_PREFIX)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise OneAtlasHTTPError(400, "Request body is not valid JSON", internal_code="INVALID_BODY") from None
+    if not isinstance(body, dict):
+        raise OneAtlasHTTPError(400, "Request body must be a JSON object", internal_code="INVALID_BODY")
+    return body
+
+
+@router.get("/health")
+async def health() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/state")
+async def state_view(request: Request) -> JSONResponse:
+    return JSONResponse(get_state(request).snapshot())
+
+
+@router.post("/reset")
+async def reset(request: Request) -> JSONResponse:
+    state = get_state(request)
+    await anyio.to_thread.run_sync(state.reset)
+    return JSONResponse({"status": "reset", "balance": state.balance})
+
+
+@router.get("/config")
+async def get_config(request: Request) -> JSONResponse:
+    return JSONResponse(get_state(request).config.to_dict())
+
+
+@router.patch("/config")
+async def patch_config(request: Request) -> JSONResponse:
+    changes = await _json_object(request)
+    state = get_state(request)
+    try:
+        config = await anyio.to_thread.run_sync(state.update_config, changes)
+    except ConfigError as exc:
+        raise OneAtlasHTTPError(400, str(exc), internal_code="INVALID_CONFIG") from None
+    return JSONResponse(config.to_dict())
+
+
+@router.get("/requests")
+async def requests_view(request: Request) -> JSONResponse:
+    raw = request.query_params.get("since", "0")
+    try:
+        since = max(0, int(raw))
+    except ValueError:
+        raise OneAtlasHTTPError(400, f"since: not an integer: {raw!r}", internal_code="INVALID_PARAMETER") from None
+    state = get_state(request)
+    with state.lock:
+        entries = [dict(entry) for entry in state.request_log[since:]]
+        total = len(state.request_log)
+    return JSONResponse({"requests": entries, "since": since, "next": total})
+
+
+@router.post("/orders/{order_id}/status")
+async def force_status(order_id: str, request: Request) -> JSONResponse:
+    body = await _json_object(request)
+    status = body.get("status")
+    if status not in ORDER_STATUSES:
+        raise OneAtlasHTTPError(
+            400,
+            f"status: invalid value {status!r}",
+            hint="one of " + ", ".join(ORDER_STATUSES),
+            internal_code="INVALID_PARAMETER",
+        )
+    message = body.get("message")
+    if message is not None and not isinstance(message, str):
+        raise OneAtlasHTTPError(400, "message: must be a string", internal_code="INVALID_PARAMETER")
+    state = get_state(request)
+    order = state.force_status(order_id, status, message)
+    if order is None:
+        raise OneAtlasHTTPError(404, f"Order {order_id} not found", internal_code="ORDER_NOT_FOUND")
+    with state.lock:
+        document = order.to_json(str(request.base_url))
+    return JSONResponse(document)
+
+
+@router.get("/items/{item_id}/file")
+async def item_file(item_id: str, request: Request) -> JSONResponse:
+    state = get_state(request)
+    state.advance_orders()
+    info = await anyio.to_thread.run_sync(file_info, state, item_id)
+    if info is None:
+        raise OneAtlasHTTPError(404, f"Item {item_id} not found", internal_code="ITEM_NOT_FOUND")
+    return JSONResponse({"md5": info.md5, "size": info.size})

@@ -1,0 +1,157 @@
+"""``OneAtlasOrderTrigger``: waits for orders in the triggerer, so no worker slot is held.
+
+Only reads (order status), so running it twice, or resuming it after a triggerer restart, is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_oneatlas.client.api import check_id
+from airflow_provider_oneatlas.client.errors import (
+    NotFoundError,
+    OneAtlasError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+#: Errors that pass: the next poll may well succeed.
+TRANSIENT_ERRORS = (TransportError, ServerError, RateLimitedError)
+
+
+class OneAtlasOrderTrigger(BaseTrigger):
+    """Polls OneAtlas until every order is delivered, one fails, or the deadline passes.
+
+    :param order_ids: the order(s) to wait for.
+    :param oneatlas_conn_id: the OneAtlas connection.
+    :param poll_interval: seconds between polls while an order moves.
+    :param max_poll_interval: polls back off up to this while nothing changes.
+    :param end_time: epoch seconds after which the wait ends with a ``timeout`` event (None: never).
+    :param max_consecutive_errors: transient API errors tolerated in a row before giving up.
+    """
+
+    def __init__(
+        self,
+        order_ids: Sequence[str] | str,
+        oneatlas_conn_id: str = "oneatlas_default",
+        poll_interval: float = 30.0,
+        max_poll_interval: float | None = None,
+        end_time: float | None = None,
+        max_consecutive_errors: int = 10,
+    ) -> None:
+        super().__init__()
+        ids = [order_ids] if isinstance(order_ids, str) else list(order_ids)
+        self.order_ids = [check_id(i, "order_id") for i in ids]
+        self.oneatlas_conn_id = oneatlas_conn_id
+        self.poll_interval = float(poll_interval)
+        self.max_poll_interval = float(max_poll_interval) if max_poll_interval else max(self.poll_interval, 300.0)
+        self.end_time = end_time
+        self.max_consecutive_errors = max_consecutive_errors
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "order_ids": self.order_ids,
+                "oneatlas_conn_id": self.oneatlas_conn_id,
+                "poll_interval": self.poll_interval,
+                "max_poll_interval": self.max_poll_interval,
+                "end_time": self.end_time,
+                "max_consecutive_errors": self.max_consecutive_errors,
+            },
+        )
+
+    async def _client(self) -> Any:
+        from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
+        from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook, _mask, config_from_connection
+
+        getter = getattr(OneAtlasHook, "aget_connection", None)
+        if getter is not None:
+            conn = await getter(self.oneatlas_conn_id)
+        else:  # pragma: no cover - Airflow 3.0 has no async getter
+            from asgiref.sync import sync_to_async
+
+            conn = await sync_to_async(OneAtlasHook.get_connection)(self.oneatlas_conn_id)
+        return AsyncOneAtlasClient(config_from_connection(conn), on_token=_mask)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            client = await self._client()
+        except OneAtlasError as exc:
+            yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+            return
+        pending = list(self.order_ids)
+        delivered: dict[str, dict[str, Any]] = {}
+        last_status: dict[str, str] = {}
+        interval = self.poll_interval
+        errors = 0
+        async with client:
+            while True:
+                changed = False
+                try:
+                    for order_id in list(pending):
+                        order = await client.get_order(order_id)
+                        if last_status.get(order_id) != order.status:
+                            changed = True
+                            last_status[order_id] = order.status
+                            self.log.info("OneAtlas order %s is %s", order_id, order.status)
+                        if order.is_failed:
+                            yield TriggerEvent(
+                                {
+                                    "status": "failed",
+                                    "order_id": order_id,
+                                    "order_status": order.status,
+                                    "message": order.message or f"order {order.status}",
+                                    "order_ids": self.order_ids,
+                                }
+                            )
+                            return
+                        if order.is_delivered:
+                            delivered[order_id] = order.to_dict()
+                            pending.remove(order_id)
+                    errors = 0
+                except NotFoundError as exc:
+                    yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+                    return
+                except TRANSIENT_ERRORS as exc:
+                    errors += 1
+                    self.log.warning("OneAtlas poll failed (%d in a row): %s", errors, exc)
+                    if errors > self.max_consecutive_errors:
+                        yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+                        return
+                    if isinstance(exc, RateLimitedError) and exc.retry_after:
+                        interval = max(interval, exc.retry_after)
+                except OneAtlasError as exc:
+                    yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+                    return
+                if not pending:
+                    yield TriggerEvent(
+                        {
+                            "status": "success",
+                            "order_ids": self.order_ids,
+                            "orders": [delivered[i] for i in self.order_ids],
+                        }
+                    )
+                    return
+                if self.end_time is not None and time.time() >= self.end_time:
+                    yield TriggerEvent(
+                        {
+                            "status": "timeout",
+                            "order_ids": self.order_ids,
+                            "message": f"orders {pending} not delivered before the deadline "
+                            f"(last status: {', '.join(f'{i}={last_status.get(i)}' for i in pending)})",
+                        }
+                    )
+                    return
+                # Back off while nothing moves; come back to the base pace when something changes.
+                interval = self.poll_interval if changed else min(interval * 1.5, self.max_poll_interval)
+                sleep_for = interval
+                if self.end_time is not None:
+                    sleep_for = max(0.0, min(sleep_for, self.end_time - time.time()))
+                await asyncio.sleep(sleep_for)
