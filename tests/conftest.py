@@ -29,3 +29,35 @@ def _fresh_token_cache() -> None:
     from airflow_provider_oneatlas.client.transport import TOKEN_CACHE
 
     TOKEN_CACHE.clear()
+
+
+@pytest.fixture
+def sandbox_config() -> dict[str, Any]:
+    """Override in a test module (or parametrize) to configure the sandbox of ``sandbox``."""
+    return {}
+
+
+@pytest.fixture
+def sandbox(sandbox_config: dict[str, Any]) -> Any:
+    """A real OneAtlas sandbox over HTTP on 127.0.0.1, with fast order delays."""
+    from airflow_provider_oneatlas.sandbox.config import SandboxConfig
+    from airflow_provider_oneatlas.sandbox.server import SandboxServer
+
+    settings = {"processing_after": 0.2, "delivered_after": 0.6, "download_size": 256 * 1024} | sandbox_config
+    with SandboxServer(SandboxConfig(**settings)) as server:
+        yield server
+
+
+@pytest.fixture
+def oneatlas_conn(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``oneatlas_default`` pointing at the sandbox, given as Airflow users do: an env connection."""
+    conn = {"conn_type": "oneatlas", "host": sandbox.base_url, "password": SANDBOX_KEY,
+            "extra": {"backoff_initial": 0.05, "backoff_max": 0.5}}
+    monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", json.dumps(conn))
+    return "oneatlas_default"
+
+
+TOULOUSE_FIELD = {
+    "type": "Polygon",
+    "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
+}

@@ -211,6 +211,8 @@ class OneAtlasHook(BaseHook):
             config = self.config
         except OneAtlasError as exc:
             return False, f"Connection settings: {exc}"
+        # A person is waiting on the Test button: two quick attempts, not the full retry budget.
+        config = config.with_overrides(retry=RetryPolicy(max_attempts=2, backoff_initial=0.2, backoff_max=1.0))
         client = OneAtlasClient(config, on_token=_mask)
         try:
             client.transport.token()

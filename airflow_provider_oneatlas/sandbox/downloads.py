@@ -185,11 +185,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise _unsatisfiable(header, size)
         return max(0, size - suffix), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
+    last = int(last_text) if last_text else None
+    if last is not None and last < first:
         return None  # syntactically invalid: ignore
     if first >= size:
         raise _unsatisfiable(header, size)
+    if last is None:
+        return first, size - 1
     return first, min(last, size - 1)
 
 

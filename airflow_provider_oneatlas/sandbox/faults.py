@@ -74,6 +74,14 @@ class SandboxMiddleware:
         correlation_id = _header(scope, CORRELATION_HEADER.lower().encode()) or str(uuid.uuid4())
         token = current_correlation_id.set(correlation_id)
         response_started = False
+        logged = False
+
+        def finish() -> None:
+            nonlocal logged
+            if not logged:
+                logged = True
+                entry["duration"] = round(time.time() - started, 6)
+                state.log_request(entry)
 
         async def logging_send(message: Message) -> None:
             nonlocal response_started
@@ -82,6 +90,9 @@ class SandboxMiddleware:
                 entry["status"] = message["status"]
             elif message["type"] == "http.response.body":
                 entry["bytes"] += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Logged before the last bytes leave: a client that has its answer finds it in the log.
+                    finish()
             await send(message)
 
         try:
@@ -124,8 +135,7 @@ class SandboxMiddleware:
                 raise
         finally:
             current_correlation_id.reset(token)
-            entry["duration"] = round(time.time() - started, 6)
-            state.log_request(entry)
+            finish()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
