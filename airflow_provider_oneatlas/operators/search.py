@@ -186,9 +186,18 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         limit = as_count(self.limit, "limit")
         aoi_shape = None
         if self.aoi is not None:
-            from airflow_provider_oneatlas.client.geometry import to_shape
+            from shapely.geometry import shape
 
-            aoi_shape = to_shape(self.aoi)
+            from airflow_provider_oneatlas.client.geometry import to_search_geometry
+
+            candidate = shape(to_search_geometry(self.aoi, field="aoi"))
+            # Coverage is a fraction of an area: it has no meaning for a point or a line.
+            if candidate.geom_type in ("Polygon", "MultiPolygon"):
+                aoi_shape = candidate
+            elif min_coverage is not None:
+                raise ValidationError(
+                    "min_coverage", f"needs an areal AOI, got a {candidate.geom_type}", "a Polygon or MultiPolygon aoi"
+                )
         kept: list[dict[str, Any]] = []
         seen = 0
         for image in self.hook.iter_search(query, max_results=self.max_results):

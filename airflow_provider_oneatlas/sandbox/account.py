@@ -80,18 +80,14 @@ _SUBSCRIPTIONS: list[dict[str, Any]] = [
         "_links": {
             "self": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e"},
             "contract": {"href": f"{TUTORIAL_HOST}/api/v1/contracts/ff731b8d-5637-40aa-89ad-daa736613714"},
-            "reports": {
-                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/reports"
-            },
+            "reports": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/reports"},
             "deliveries": {
                 "href": f"{TUTORIAL_HOST}/api/v1/deliveries?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
             },
             "payments": {
                 "href": f"{TUTORIAL_HOST}/api/v1/payments?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
             },
-            "orders": {
-                "href": f"{TUTORIAL_HOST}/api/v1/orders?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
-            },
+            "orders": {"href": f"{TUTORIAL_HOST}/api/v1/orders?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"},
         },
         "id": "0b9da7d1-5b21-4532-84db-fd8b399ec47e",
         "status": "active",
@@ -108,21 +104,13 @@ _SUBSCRIPTIONS: list[dict[str, Any]] = [
         "_links": {
             "self": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/8fe89b39-9745-40b1-9a1f-5ce98aba2b13"},
             "contract": {"href": f"{TUTORIAL_HOST}/api/v1/contracts/ff731b8d-5637-40aa-89ad-daa736613714"},
-            "reports": {
-                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/reports"
-            },
+            "reports": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/reports"},
             "deliveries": {
                 "href": f"{TUTORIAL_HOST}/api/v1/deliveries?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
             },
-            "payments": {
-                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/8fe89b39-9745-40b1-9a1f-5ce98aba2b13/payments"
-            },
-            "orders": {
-                "href": f"{TUTORIAL_HOST}/api/v1/orders?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"
-            },
-            "packs": {
-                "href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/packs"
-            },
+            "payments": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/8fe89b39-9745-40b1-9a1f-5ce98aba2b13/payments"},
+            "orders": {"href": f"{TUTORIAL_HOST}/api/v1/orders?subscriptionId=0b9da7d1-5b21-4532-84db-fd8b399ec47e"},
+            "packs": {"href": f"{TUTORIAL_HOST}/api/v1/subscriptions/0b9da7d1-5b21-4532-84db-fd8b399ec47e/packs"},
         },
         "id": "8fe8db39-9745-40b1-9a1f-5cf98ab2b13",
         "status": "active",

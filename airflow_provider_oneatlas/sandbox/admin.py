@@ -82,8 +82,8 @@ async def requests_view(request: Request) -> JSONResponse:
         raise OneAtlasHTTPError(400, f"since: not an integer: {raw!r}", internal_code="INVALID_PARAMETER") from None
     state = get_state(request)
     with state.lock:
-        entries = [dict(entry) for entry in state.request_log[since:]]
-        total = len(state.request_log)
+        entries = state.requests_since(since)
+        total = state.request_count
     return JSONResponse({"requests": entries, "since": since, "next": total})
 
 

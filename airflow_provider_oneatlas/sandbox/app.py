@@ -6,10 +6,9 @@ the OneAtlas shape (see :mod:`errors`), including FastAPI's own 404/405/422.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,16 +19,7 @@ from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError, oneatlas
 from airflow_provider_oneatlas.sandbox.faults import SandboxMiddleware
 from airflow_provider_oneatlas.sandbox.search import router as search_router
 from airflow_provider_oneatlas.sandbox.state import SandboxState
-
-
-def _view_router() -> APIRouter | None:
-    # view.py is written concurrently; the app works without it until it lands.
-    try:
-        module = importlib.import_module("airflow_provider_oneatlas.sandbox.view")
-    except ImportError:
-        return None
-    router: APIRouter = module.router
-    return router
+from airflow_provider_oneatlas.sandbox.view import router as view_router
 
 
 async def _oneatlas_error(request: Request, exc: Exception) -> JSONResponse:
@@ -73,7 +63,5 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(downloads.router)
     app.include_router(admin.router)
     app.include_router(search_router)
-    view_router = _view_router()
-    if view_router is not None:
-        app.include_router(view_router)
+    app.include_router(view_router)
     return app

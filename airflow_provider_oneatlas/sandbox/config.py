@@ -171,9 +171,7 @@ class SandboxConfig:
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> SandboxConfig:
         base = cls.from_env(environ)
-        changes = {
-            name: getattr(args, name) for name in cls.field_names() if getattr(args, name, None) is not None
-        }
+        changes = {name: getattr(args, name) for name in cls.field_names() if getattr(args, name, None) is not None}
         return base.replace(changes)
 
     def to_cli_args(self) -> list[str]:

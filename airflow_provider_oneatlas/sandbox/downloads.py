@@ -67,16 +67,16 @@ def metadata_xml(item_id: str, size: int) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<Dimap_Document name="DIM_{item_id}.XML">\n'
         "  <Metadata_Identification>\n"
-        "    <METADATA_FORMAT version=\"2.0\">DIMAP</METADATA_FORMAT>\n"
+        '    <METADATA_FORMAT version="2.0">DIMAP</METADATA_FORMAT>\n'
         "    <METADATA_PROFILE>SANDBOX_ORTHO</METADATA_PROFILE>\n"
         "  </Metadata_Identification>\n"
         "  <Dataset_Identification>\n"
         f"    <DATASET_NAME>{item_id}</DATASET_NAME>\n"
-        f"    <DATASET_SIZE unit=\"bytes\">{size}</DATASET_SIZE>\n"
+        f'    <DATASET_SIZE unit="bytes">{size}</DATASET_SIZE>\n'
         "    <PRODUCER>OneAtlas sandbox (synthetic data)</PRODUCER>\n"
         "  </Dataset_Identification>\n"
         "  <Raster_Data>\n"
-        f"    <Data_Access><DATA_FILE_PATH href=\"IMG_{item_id}_R1C1.JP2\"/></Data_Access>\n"
+        f'    <Data_Access><DATA_FILE_PATH href="IMG_{item_id}_R1C1.JP2"/></Data_Access>\n'
         "  </Raster_Data>\n"
         "</Dimap_Document>\n"
     ).encode()

@@ -121,7 +121,8 @@ def value_noise(
     result = along_y[:, cx]
     result *= 1.0 - wx
     result += along_y[:, cx + 1] * wx
-    return result.astype(np.float64, copy=False)
+    out: npt.NDArray[np.float64] = result.astype(np.float64, copy=False)
+    return out
 
 
 def fractal_noise(
@@ -171,7 +172,9 @@ def render_scene(
     texture = value_noise(lons, lats, 1.0 / (pixel * 3.0), (seed ^ 0x5DEECE66D) & _MASK53)
     rgb *= (0.9 + 0.2 * texture)[..., None]
     if cloud_cover > 0:
-        clouds = fractal_noise(lons, lats, (seed ^ 0x2545F491) & _MASK53, base_frequency=12.0, pixel_size=pixel, max_octaves=5)
+        clouds = fractal_noise(
+            lons, lats, (seed ^ 0x2545F491) & _MASK53, base_frequency=12.0, pixel_size=pixel, max_octaves=5
+        )
         clouds = np.clip((clouds - 0.5) * 2.0 + 0.5, 0.0, 1.0)
         threshold = 1.0 - min(cloud_cover, 100.0) / 100.0
         opacity = np.clip((clouds - threshold) / 0.12, 0.0, 1.0)[..., None]

@@ -87,7 +87,7 @@ def validate_body(body: dict[str, Any]) -> None:
     if "tags" in body:
         tags = body["tags"]
         if not isinstance(tags, list):
-            raise invalid("tags", "must be a list of strings", "letters only, e.g. [\"demo\", \"flood\"]")
+            raise invalid("tags", "must be a list of strings", 'letters only, e.g. ["demo", "flood"]')
         for index, tag in enumerate(tags):
             if not isinstance(tag, str) or not TAG_PATTERN.match(tag):
                 raise invalid(f"tags[{index}]", f"invalid tag {tag!r}", "letters only (A-Z, a-z)")

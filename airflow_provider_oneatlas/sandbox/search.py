@@ -155,6 +155,7 @@ def _hint(parameter: str) -> str:
         "bbox": "'minlon,minlat,maxlon,maxlat', e.g. '1.24,43.47,1.57,43.71'",
         "relation": "One of intersects (default), within, contains, disjoint",
         "sortBy": "Comma-separated property names, a minus for descending: '-acquisitionDate,cloudCover'",
+        "q": "Free text, searched in titles and identifiers",
     }.get(parameter, "A name or a comma-separated list of names")
 
 

@@ -231,9 +231,7 @@ class SandboxProcess:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the sandbox process exited with {self.process.returncode}:\n{self.output[-4000:]}"
-                )
+                raise RuntimeError(f"the sandbox process exited with {self.process.returncode}:\n{self.output[-4000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the sandbox process did not become ready:\n{self.output[-4000:]}")
             text = port_file.read_text().strip() if port_file.exists() else ""

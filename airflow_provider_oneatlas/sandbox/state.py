@@ -11,6 +11,7 @@ runs in the background: an order is ``ordered`` until ``processing_after`` secon
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import random
 import secrets
 import shutil
@@ -30,6 +31,8 @@ USER_ID = "bf3d937a-e846-446a-e5b6-0a26227b892f"
 CONTRACT_ID = "8b273bd7-5626-4ef3-80cf-c4fc33191083"
 PRIVATE_WORKSPACE_ID = "148eebbd-a9b9-4cf6-97d3-87237901a7b9"
 PRIVATE_WORKSPACE_NAME = "private"
+
+REQUEST_LOG_LIMIT = 100_000
 
 TERMINAL_STATUSES = frozenset({"delivered", "failed", "error", "rejected"})
 ORDER_STATUSES = ("ordered", "processing", "delivered", "failed", "error", "rejected")
@@ -137,6 +140,7 @@ class SandboxState:
         self.config = config or SandboxConfig()
         self.lock = threading.RLock()
         self.tokens: dict[str, float] = {}  # token -> expiry (time.monotonic)
+        self._tokens_issued = 0
         self._temp_cache: Path | None = None
         self.files: dict[tuple[str, int], tuple[Path, str, int]] = {}  # (item, size) -> path, md5, size
         self.file_locks: dict[tuple[str, int], threading.Lock] = {}
@@ -150,11 +154,13 @@ class SandboxState:
         with self.lock:
             self.catalog = self._build_catalog()
             self.orders = {}
-            self._pending: set[str] = set()
+            # (time of the next status change, seq, order id): only due orders are looked at.
+            self._due: list[tuple[float, int, str]] = []
             self._seq = 0
             self.balance: int = self.config.balance
             self.debits: list[dict[str, Any]] = []
             self.request_log: list[dict[str, Any]] = []
+            self.request_log_dropped = 0  # oldest entries forgotten once the log is full
             self.fault_counts: dict[str, int] = {}
             self.rng = random.Random(self.config.seed)
             self.delivered_items: dict[str, dict[str, Any]] = {}
@@ -207,9 +213,10 @@ class SandboxState:
         token = secrets.token_urlsafe(32)
         now = time.monotonic()
         with self.lock:
-            # Forget long-expired tokens so the table does not grow without end.
-            if len(self.tokens) > 1000:
-                self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now - 3600}
+            self._tokens_issued += 1
+            if self._tokens_issued % 1000 == 0:
+                # Forget tokens expired for a while, so the table does not grow without end.
+                self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now - 300}
             self.tokens[token] = now + self.config.token_lifetime
         return token
 
@@ -236,10 +243,30 @@ class SandboxState:
 
     # -- request log -----------------------------------------------------------------------------
 
-    def log_request(self, entry: dict[str, Any]) -> None:
+    @property
+    def request_count(self) -> int:
         with self.lock:
-            entry["index"] = len(self.request_log)
+            return self.request_log_dropped + len(self.request_log)
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        """Append ``entry`` with its ``index`` (position since the start or the last reset).
+
+        The log keeps the last ``REQUEST_LOG_LIMIT`` entries, so a long soak does not eat the memory;
+        indexes keep counting.
+        """
+        with self.lock:
+            entry["index"] = self.request_log_dropped + len(self.request_log)
             self.request_log.append(entry)
+            if len(self.request_log) > REQUEST_LOG_LIMIT:
+                forget = len(self.request_log) - REQUEST_LOG_LIMIT + REQUEST_LOG_LIMIT // 10
+                del self.request_log[:forget]
+                self.request_log_dropped += forget
+
+    def requests_since(self, index: int) -> list[dict[str, Any]]:
+        """Copies of the log entries whose index is ``index`` or more (those still kept)."""
+        with self.lock:
+            start = max(0, index - self.request_log_dropped)
+            return [dict(entry) for entry in self.request_log[start:]]
 
     # -- orders ----------------------------------------------------------------------------------
 
@@ -278,15 +305,28 @@ class SandboxState:
                 {"orderId": order.id, "credits": -price, "reason": "order", "at": iso(now), "balance": self.balance}
             )
             self.orders[order.id] = order
-            self._pending.add(order.id)
+            self._schedule(order)
             return order
 
     def advance_orders(self, now: float | None = None) -> None:
         """Bring every unfinished order to the status the clock says."""
         now = time.time() if now is None else now
         with self.lock:
-            for order_id in list(self._pending):
-                self._advance(self.orders[order_id], now)
+            while self._due and self._due[0][0] <= now:
+                _, _, order_id = heapq.heappop(self._due)
+                order = self.orders[order_id]
+                self._advance(order, now)
+                self._schedule(order)
+
+    def _schedule(self, order: Order) -> None:
+        """Queue the order's next status change, if it still has one."""
+        if order.terminal or order.forced:
+            return
+        if order.status == "ordered" and order.processing_after < order.delivered_after:
+            when = order.created_at + order.processing_after
+        else:
+            when = order.created_at + order.delivered_after
+        heapq.heappush(self._due, (when, order.seq, order.id))
 
     def get_order(self, order_id: str) -> Order | None:
         with self.lock:
@@ -297,7 +337,6 @@ class SandboxState:
 
     def _advance(self, order: Order, now: float) -> None:
         if order.terminal or order.forced:
-            self._pending.discard(order.id)
             return
         elapsed = now - order.created_at
         if elapsed >= order.delivered_after:
@@ -313,7 +352,6 @@ class SandboxState:
                 return None
             self._set_status(order, status, time.time(), message)
             order.forced = True
-            self._pending.discard(order.id)
             return order
 
     def _set_status(self, order: Order, status: str, when: float, message: str | None) -> None:
@@ -343,8 +381,6 @@ class SandboxState:
                     "balance": self.balance,
                 }
             )
-        if status in TERMINAL_STATUSES:
-            self._pending.discard(order.id)
 
     def _deliver(self, order: Order, when: float) -> None:
         order_uuid = uuid.UUID(order.id)
@@ -383,7 +419,7 @@ class SandboxState:
                 ],
                 "debits": list(self.debits),
                 "fault_counts": dict(self.fault_counts),
-                "request_count": len(self.request_log),
+                "request_count": self.request_log_dropped + len(self.request_log),
                 "delivered_items": sorted(self.delivered_items),
             }
 

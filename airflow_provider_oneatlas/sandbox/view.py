@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -138,8 +139,8 @@ def footprint_mask(
         if polygon.geom_type != "Polygon":
             continue
         for ring in [polygon.exterior, *polygon.interiors]:
-            coords = np.asarray(ring.coords, dtype=np.float64)
-            for (x1, y1), (x2, y2) in zip(coords[:-1], coords[1:], strict=True):
+            coords = [(float(x), float(y)) for x, y, *_ in ring.coords]
+            for (x1, y1), (x2, y2) in itertools.pairwise(coords):
                 if y1 == y2:
                     continue
                 crosses = (y1 > lats) != (y2 > lats)

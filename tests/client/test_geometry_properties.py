@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 import shapely
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,9 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from airflow_provider_oneatlas.client.errors import AoiError
 from airflow_provider_oneatlas.client.geometry import (
     bbox_string,
+    coverage_fraction,
     geodesic_area_km2,
+    intersection_geojson,
     parse_bbox,
     to_aoi,
     to_search_geometry,
@@ -61,9 +64,10 @@ position = st.one_of(
 
 @st.composite
 def rings(draw: st.DrawFn) -> list[Any]:
-    points = draw(st.lists(position, min_size=0, max_size=7))
-    if points and draw(st.booleans()):
-        points.append(points[0])  # usually closed
+    points: list[Any] = draw(st.lists(position, min_size=0, max_size=7))
+    closed: bool = draw(st.booleans())
+    if points and closed:
+        points.append(points[0])  # often closed
     return points
 
 
@@ -275,3 +279,27 @@ def test_wkt_round_trip(geom: Polygon | MultiPolygon) -> None:
         parsed = to_shape(text)
         assert parsed.geom_type == geom.geom_type
         assert shapely.equals_exact(parsed, to_shape(expected), tolerance=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Coverage
+# ---------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_polygons(), valid_polygons())
+def test_coverage_is_a_fraction_consistent_with_the_intersection(
+    aoi: Polygon | MultiPolygon, footprint: Polygon | MultiPolygon
+) -> None:
+    fraction = coverage_fraction(aoi, footprint)
+    assert 0.0 <= fraction <= 1.0
+    clipped = intersection_geojson(aoi, footprint)
+    if clipped is None:
+        assert fraction == 0.0
+        return
+    assert clipped["type"] in ("Polygon", "MultiPolygon")
+    assert shape(clipped).is_valid
+    total = geodesic_area_km2(aoi)
+    if total > 0:
+        assert fraction == pytest.approx(min(1.0, geodesic_area_km2(clipped) / total), abs=1e-6)
+    assert coverage_fraction(aoi, aoi) == 1.0

@@ -62,9 +62,7 @@ class Api:
         self.http.close()
 
     def new_token(self) -> str:
-        answer = self.http.post(
-            TOKEN_PATH, data={"apikey": self.api_key, "grant_type": "api_key", "client_id": "IDP"}
-        )
+        answer = self.http.post(TOKEN_PATH, data={"apikey": self.api_key, "grant_type": "api_key", "client_id": "IDP"})
         assert answer.status_code == 200, answer.text
         self.token = answer.json()["access_token"]
         return self.token
@@ -113,6 +111,10 @@ class Api:
         delivery = forced.json()["deliveries"][0]
         url: str = delivery["_links"]["download"]["href"]
         return url.rsplit("/", 2)[-2], url
+
+
+MakeSandbox = Callable[..., SandboxServer]
+MakeApi = Callable[..., Api]
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ from tests.sandbox.conftest import (
     TOULOUSE,
     TUTORIAL_PRICE_ITEM,
     Api,
+    MakeApi,
+    MakeSandbox,
     order_body,
     product,
 )
@@ -94,9 +96,7 @@ def test_token_errors_are_keycloak_shaped(api: Api) -> None:
     assert bad_client.json()["error"] == "invalid_client"
 
 
-def test_missing_bad_and_expired_tokens_answer_401(
-    make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]
-) -> None:
+def test_missing_bad_and_expired_tokens_answer_401(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     server = make_sandbox(token_lifetime=0.5)
     api = make_api(server)
     assert api.http.post(TOKEN_PATH, data=token_form()).json()["expires_in"] == 1  # an int, at least 1
@@ -136,9 +136,7 @@ def test_subscriptions_are_the_tutorial_items(api: Api, sandbox: SandboxServer) 
     assert_error(api.get("/api/v1/contracts/ff731b8d-0000-0000-0000-000000000000/subscriptions"), 404)
 
 
-def test_tiles_subscription_offers_order_product(
-    make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]
-) -> None:
+def test_tiles_subscription_offers_order_product(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     api = make_api(make_sandbox(consumption_mode="tiles"))
     data = api.get(f"/api/v1/contracts/{CONTRACT_ID}/subscriptions").json()["items"][1]
     assert data["consumptionMode"] == "tiles"
@@ -178,9 +176,7 @@ def test_price_of_the_tutorial_aoi(api: Api, sandbox: SandboxServer) -> None:
     assert api.get("/api/v1/me").json()["contract"]["balance"] == 100000
 
 
-def test_price_follows_credits_per_km2_and_min_credits(
-    make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]
-) -> None:
+def test_price_follows_credits_per_km2_and_min_credits(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     api = make_api(make_sandbox(credits_per_km2=1.0, min_credits=50000))
     assert api.post("/api/v1/prices", json=order_body()).json()["price"]["credits"] == 50000
     server = make_sandbox(credits_per_km2=2.5)
@@ -196,8 +192,10 @@ def test_price_follows_credits_per_km2_and_min_credits(
     [
         (lambda b: b.update(kind="productOrder"), "kind"),
         (lambda b: b.pop("kind"), "kind"),
-        (lambda b: b["products"][0].update(radiometricProcesing=b["products"][0].pop("radiometricProcessing")),
-         "radiometricProcesing"),
+        (
+            lambda b: b["products"][0].update(radiometricProcesing=b["products"][0].pop("radiometricProcessing")),
+            "radiometricProcesing",
+        ),
         (lambda b: b["products"][0].update(radiometricProcessing="FANCY"), "radiometricProcessing"),
         (lambda b: b["products"][0].update(productType="ortho"), "productType"),
         (lambda b: b["products"][0].update(imageFormat="image/png"), "imageFormat"),
@@ -288,7 +286,7 @@ def test_identical_orders_are_two_orders_and_two_debits(api: Api) -> None:
     assert state["balance"] == 100000 - first["price"] - second["price"]
 
 
-def test_insufficient_balance(make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]) -> None:
+def test_insufficient_balance(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     api = make_api(make_sandbox(balance=10))
     assert_error(api.post("/api/v1/orders", json=order_body()), 400, "insufficient balance")
     assert api.get("/api/v1/orders").json()["totalResults"] == 0
@@ -302,7 +300,9 @@ def test_unknown_order_is_a_404(api: Api) -> None:
 
 def test_forced_failure_keeps_the_credits_and_carries_a_message(api: Api) -> None:
     order = api.order()
-    forced = api.admin("POST", f"/orders/{order['id']}/status", json={"status": "failed", "message": "Order failed: cloudy"})
+    forced = api.admin(
+        "POST", f"/orders/{order['id']}/status", json={"status": "failed", "message": "Order failed: cloudy"}
+    )
     assert forced.status_code == 200
     document = api.get(f"/api/v1/orders/{order['id']}").json()
     assert document["status"] == "failed"
@@ -317,8 +317,8 @@ def test_forced_failure_keeps_the_credits_and_carries_a_message(api: Api) -> Non
 
 @pytest.mark.parametrize(("outcome", "refunded"), [("rejected", True), ("failed", False), ("error", False)])
 def test_configured_outcome_and_refund_rule(
-    make_sandbox: Callable[..., SandboxServer],
-    make_api: Callable[[SandboxServer], Api],
+    make_sandbox: MakeSandbox,
+    make_api: MakeApi,
     outcome: str,
     refunded: bool,
 ) -> None:
@@ -366,9 +366,7 @@ def test_list_orders_filters_pages_newest_first(api: Api) -> None:
     assert api.get("/api/v1/orders", params={"itemsPerPage": 500}).status_code == 200
 
 
-def test_order_response_delay_records_before_answering(
-    make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]
-) -> None:
+def test_order_response_delay_records_before_answering(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     server = make_sandbox(order_response_delay=2.0)
     api = make_api(server)
     with pytest.raises(httpx.ReadTimeout):
@@ -408,7 +406,7 @@ def test_download_zip_headers_md5_and_content(api: Api, sandbox: SandboxServer) 
 
 
 def test_download_head_and_ranges(api: Api) -> None:
-    item_id, url = api.delivered_item()
+    _, url = api.delivered_item()
     full = api.get(url).content
     size = len(full)
     head = api.head(url)
@@ -439,9 +437,7 @@ def test_download_head_and_ranges(api: Api) -> None:
     assert stale.status_code == 200 and len(stale.content) == size
 
 
-def test_download_ignores_range_when_ranges_are_off(
-    make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]
-) -> None:
+def test_download_ignores_range_when_ranges_are_off(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     api = make_api(make_sandbox(ranges=False, download_size=64 * 1024))
     _, url = api.delivered_item()
     answer = api.get(url, headers={"Range": "bytes=0-9"})
@@ -459,7 +455,7 @@ def test_download_of_a_public_or_unknown_item_is_permission_denied(api: Api) -> 
     assert_error(api.http.get(f"/api/v1/items/{PUBLIC_ITEM}/download"), 401)
 
 
-def test_drop_rate_cuts_the_body(make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]) -> None:
+def test_drop_rate_cuts_the_body(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     server = make_sandbox(drop_rate=1.0)
     api = make_api(server)
     item_id, url = api.delivered_item()
@@ -469,7 +465,7 @@ def test_drop_rate_cuts_the_body(make_sandbox: Callable[..., SandboxServer], mak
     session = requests.Session()
     session.trust_env = False
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        session.get(url, headers=api.auth).content  # noqa: B018
+        session.get(url, headers=api.auth).content
     # The bytes that did arrive are the right ones.
     received = bytearray()
     with (
@@ -487,7 +483,7 @@ def test_drop_rate_cuts_the_body(make_sandbox: Callable[..., SandboxServer], mak
     assert len(drops) == 3 and all(e["bytes"] < size for e in drops)
 
 
-def test_bandwidth_caps_each_download(make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]) -> None:
+def test_bandwidth_caps_each_download(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     api = make_api(make_sandbox(bandwidth=1_000_000, download_size=500_000))
     _, url = api.delivered_item()
     api.head(url)  # build the zip first
@@ -499,7 +495,7 @@ def test_bandwidth_caps_each_download(make_sandbox: Callable[..., SandboxServer]
 # -- faults, latency, request log -------------------------------------------------------------------
 
 
-def test_injected_503_and_429(make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]) -> None:
+def test_injected_503_and_429(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     server = make_sandbox(error_rate=1.0)
     api = make_api(server)
     answer = api.http.post(TOKEN_PATH, data=token_form())
@@ -521,7 +517,7 @@ def test_injected_503_and_429(make_sandbox: Callable[..., SandboxServer], make_a
     assert faults == ["503", "429", "429"]
 
 
-def test_fault_dice_are_seeded(make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]) -> None:
+def test_fault_dice_are_seeded(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     def statuses(seed: int) -> list[int]:
         api = make_api(make_sandbox(seed=seed, error_rate=0.5, catalog_size=10))
         return [api.http.get("/api/v1/me").status_code for _ in range(20)]
@@ -531,7 +527,7 @@ def test_fault_dice_are_seeded(make_sandbox: Callable[..., SandboxServer], make_
     assert set(first) == {401, 503}
 
 
-def test_latency_is_added_to_api_answers(make_sandbox: Callable[..., SandboxServer], make_api: Callable[[SandboxServer], Api]) -> None:
+def test_latency_is_added_to_api_answers(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
     api = make_api(make_sandbox(latency=0.3))
     started = time.monotonic()
     api.http.get("/api/v1/me")
@@ -570,7 +566,7 @@ def test_correlation_id_is_echoed(api: Api) -> None:
 
 def test_reset_gives_a_fresh_account_with_the_same_config(api: Api) -> None:
     api.admin("PATCH", "/config", json={"credits_per_km2": 1.0})
-    item_id, url = api.delivered_item()
+    _, url = api.delivered_item()
     assert api.get(url).status_code == 200
     assert api.admin("POST", "/reset").status_code == 200
     state = api.admin("GET", "/state").json()
@@ -595,7 +591,7 @@ def test_config_endpoints(api: Api, sandbox: SandboxServer) -> None:
 
 
 def test_catalog_settings_rebuild_the_catalog_and_keep_deliveries(api: Api, sandbox: SandboxServer) -> None:
-    item_id, url = api.delivered_item()
+    _, url = api.delivered_item()
     before = len(sandbox.state.catalog)
     api.admin("PATCH", "/config", json={"catalog_size": 50})
     assert len(sandbox.state.catalog) < before
@@ -629,11 +625,11 @@ def test_config_from_env_and_flags() -> None:
 
 def test_cli_refuses_remote_hosts(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["--host", "0.0.0.0", "--port", "0"])  # noqa: S104 - refused before binding
+        cli.main(["--host", "0.0.0.0", "--port", "0"])  # refused before binding
     assert exit_info.value.code == 2
     assert "--allow-remote" in capsys.readouterr().err
     with pytest.raises(ValueError, match="loopback"):
-        SandboxServer(host="0.0.0.0")  # noqa: S104
+        SandboxServer(host="0.0.0.0")
 
 
 def test_cli_in_a_process_prints_the_banner_and_serves() -> None:
@@ -658,3 +654,52 @@ def test_cli_in_a_process_prints_the_banner_and_serves() -> None:
             api.close()
         pid = process.pid
     assert process.process is None and pid is not None
+
+
+# -- robustness -------------------------------------------------------------------------------------
+
+
+def test_concurrent_orders_each_debit_once(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api.new_token()
+    with ThreadPoolExecutor(8) as pool:
+        prices = list(pool.map(lambda _: api.order()["price"], range(12)))
+    state = api.admin("GET", "/state").json()
+    assert len(state["orders"]) == 12 and len({o["id"] for o in state["orders"]}) == 12
+    assert state["balance"] == 100000 - sum(prices)
+    assert sorted(-d["credits"] for d in state["debits"]) == sorted(prices)
+
+
+def test_many_orders_reach_their_outcome_without_being_polled(make_sandbox: MakeSandbox, make_api: MakeApi) -> None:
+    server = make_sandbox(processing_after=0.3, delivered_after=0.3, balance=10**7)
+    api = make_api(server)
+    ids = [api.order()["id"] for _ in range(30)]
+    time.sleep(0.4)
+    api.get("/api/v1/me")  # any API call brings due orders up to date
+    statuses = {o["id"]: o["status"] for o in server.state.snapshot()["orders"]}
+    assert all(statuses[order_id] == "delivered" for order_id in ids)
+    assert len(server.state.delivered_items) == 30
+
+
+def test_delivered_items_are_found_in_the_private_workspace(api: Api) -> None:
+    item_id, url = api.delivered_item()
+    found = api.post("/api/v1/opensearch", json={"workspace": PRIVATE_WORKSPACE_ID, "itemsPerPage": 10}).json()
+    assert [f["properties"]["id"] for f in found["features"]] == [item_id]
+    properties = found["features"][0]["properties"]
+    assert properties["workspaceName"] == "private" and properties["processingLevel"] == "ORTHO"
+
+
+def test_request_log_keeps_the_latest_entries(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_oneatlas.sandbox import state as state_module
+
+    monkeypatch.setattr(state_module, "REQUEST_LOG_LIMIT", 20)
+    for _ in range(45):
+        api.admin("GET", "/health")
+    log = api.admin("GET", "/requests").json()
+    indexes = [entry["index"] for entry in log["requests"]]
+    assert len(indexes) <= 20 and indexes == list(range(indexes[0], indexes[0] + len(indexes)))
+    assert log["next"] == indexes[-1] + 1 >= 45
+    tail = api.admin("GET", "/requests", params={"since": log["next"] - 3}).json()["requests"]
+    assert [entry["index"] for entry in tail][:3] == list(range(log["next"] - 3, log["next"]))
+    assert api.admin("GET", "/state").json()["request_count"] >= 46

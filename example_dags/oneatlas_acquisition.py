@@ -1,0 +1,179 @@
+"""``oneatlas_acquisition``: every day, buy the new cloud-free image of a field and land it in storage.
+
+search -> order -> wait -> download -> summary
+
+1. **search** the Living Library for SENSOR images acquired over the ``aoi`` during the run's data
+   interval (or ``start``/``end`` when given), keep the ones with at most ``max_cloud_cover`` percent
+   of clouds that cover at least ``min_coverage`` of the field, newest first, at most ``max_images``.
+   Nothing new: the search is *skipped*, and so is everything after it (no order, no cost).
+2. **order** them, cut to the field, within the ``max_credits`` budget (priced first; over budget
+   fails without retrying). A retried task never orders twice (``customerRef`` per task instance).
+3. **wait** for the delivery in the triggerer (deferrable sensor): no worker slot is held.
+4. **download** the zips into ``<destination>/<ds>/`` (any ``ObjectStoragePath`` URL: ``file://``,
+   ``s3://conn_id@bucket/prefix/``, ...), md5-checked, and record an event on the
+   ``oneatlas://imagery/acquisition`` asset: ``oneatlas_downstream_etl`` runs on it.
+5. **summary**: where the imagery landed.
+
+Try it offline against the sandbox: ``bash scripts/dev.sh demo``. Or, with a sandbox running::
+
+    export AIRFLOW_CONN_ONEATLAS_DEFAULT='{"conn_type": "oneatlas", "host": "http://127.0.0.1:8765",
+                                          "password": "oneatlas-sandbox-key"}'
+    airflow dags test oneatlas_acquisition -c '{"start": "2024-01-01", "end": "2024-12-31"}'
+
+The default destination is ``$ONEATLAS_DESTINATION`` (read when the DAG is parsed), else
+``file:///tmp/oneatlas/imagery/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+from oneatlas_assets import ACQUISITION_IMAGERY
+
+from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
+from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
+from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
+from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
+
+DEFAULT_DESTINATION = os.environ.get("ONEATLAS_DESTINATION") or "file:///tmp/oneatlas/imagery/"
+
+#: A field south-west of Toulouse (about 8 x 8 km): inside the tutorial's Toulouse AOI, cheap to order.
+TOULOUSE_FIELD: dict[str, Any] = {
+    "type": "Polygon",
+    "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
+}
+
+# The provider's operators take ``oneatlas_conn_id`` as a plain value. These thin subclasses make it
+# (and the sensor's poll interval) templated, so the ``conn_id`` and ``poll_interval`` Params of a
+# run reach every task. With a fixed connection id, use the provider's classes directly.
+
+
+class SearchOperator(OneAtlasSearchOperator):
+    template_fields: Sequence[str] = (*OneAtlasSearchOperator.template_fields, "oneatlas_conn_id")
+
+
+class OrderOperator(OneAtlasOrderOperator):
+    template_fields: Sequence[str] = (*OneAtlasOrderOperator.template_fields, "oneatlas_conn_id")
+
+
+class OrderSensor(OneAtlasOrderSensor):
+    template_fields: Sequence[str] = (*OneAtlasOrderSensor.template_fields, "oneatlas_conn_id", "poll_interval")
+
+
+class DownloadOperator(OneAtlasDownloadOperator):
+    template_fields: Sequence[str] = (*OneAtlasDownloadOperator.template_fields, "oneatlas_conn_id")
+
+
+CONN_ID = "{{ params.conn_id }}"
+
+with DAG(
+    dag_id="oneatlas_acquisition",
+    description="Search, order, wait for and download new cloud-free OneAtlas imagery of a field",
+    schedule="@daily",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,  # Params reach the operators as lists, dicts and numbers
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    tags=["oneatlas", "imagery", "example"],
+    doc_md=__doc__,
+    params={
+        "aoi": Param(
+            TOULOUSE_FIELD,
+            type="object",
+            title="Area of interest",
+            description="GeoJSON geometry (Polygon or MultiPolygon, lon/lat) of the field to image.",
+        ),
+        "start": Param(
+            None,
+            type=["null", "string"],
+            description="Acquired from (ISO date or datetime); default: the start of the data interval.",
+        ),
+        "end": Param(
+            None,
+            type=["null", "string"],
+            description="Acquired until (ISO date or datetime); default: the end of the data interval.",
+        ),
+        "max_cloud_cover": Param(20, type="number", minimum=0, maximum=100, description="Percent of clouds, at most."),
+        "min_coverage": Param(
+            0.5, type="number", minimum=0, maximum=1, description="Fraction of the field an image must cover."
+        ),
+        "max_images": Param(1, type="integer", minimum=1, maximum=50, description="Images to order, newest first."),
+        "max_credits": Param(5000, type="number", minimum=0, description="Budget of one run, in credits."),
+        "product_type": Param("bundle", enum=["bundle", "pansharpened", "bundle-fs", "pansharpened-fs"]),
+        "radiometric_processing": Param("REFLECTANCE", enum=["REFLECTANCE", "DISPLAY", "BASIC16"]),
+        "destination": Param(
+            DEFAULT_DESTINATION,
+            type="string",
+            description="Folder URL for the zips (file://, s3://conn_id@bucket/prefix/, ...); <ds>/ is appended.",
+        ),
+        "conn_id": Param("oneatlas_default", type="string", description="The OneAtlas connection."),
+        "poll_interval": Param(5, type="number", minimum=1, description="Seconds between order status checks."),
+    },
+) as dag:
+    search = SearchOperator(
+        task_id="search",
+        oneatlas_conn_id=CONN_ID,
+        aoi="{{ params.aoi }}",
+        acquisition_date=(
+            "{{ params.start or data_interval_start }}",
+            "{{ params.end or data_interval_end }}",
+        ),
+        processing_level="SENSOR",
+        max_cloud_cover="{{ params.max_cloud_cover }}",
+        min_coverage="{{ params.min_coverage }}",
+        limit="{{ params.max_images }}",
+        include_footprint=False,  # keeps the XCom small
+        skip_if_empty=True,  # nothing new: skip the rest of the run, order nothing
+    )
+
+    order = OrderOperator(
+        task_id="order",
+        oneatlas_conn_id=CONN_ID,
+        image_ids=search.output,
+        aoi="{{ params.aoi }}",
+        product_type="{{ params.product_type }}",
+        radiometric_processing="{{ params.radiometric_processing }}",
+        max_credits="{{ params.max_credits }}",
+        wait_for_completion=False,  # the sensor waits, in the triggerer
+        retries=0,  # a budget or balance refusal will not change by retrying
+    )
+
+    wait = OrderSensor(
+        task_id="wait",
+        oneatlas_conn_id=CONN_ID,
+        order_id=order.output["order_id"],
+        deferrable=True,
+        poll_interval="{{ params.poll_interval }}",
+        poke_interval=60,
+        timeout=timedelta(days=2).total_seconds(),
+    )
+
+    download = DownloadOperator(
+        task_id="download",
+        oneatlas_conn_id=CONN_ID,
+        order_id=order.output["order_id"],
+        destination="{{ params.destination.rstrip('/') }}/{{ ds }}/",
+        outlets=[ACQUISITION_IMAGERY],
+    )
+
+    @task
+    def summary(stored: list[dict[str, Any]], delivered: dict[str, Any]) -> dict[str, Any]:
+        """Where the imagery landed: printed to the task log and returned as XCom."""
+        print(f"OneAtlas order {delivered.get('id')} is {delivered.get('status')} ({delivered.get('price')} credits)")
+        for obj in stored:
+            print(f"  {obj['item_id']}: {obj['path']} ({obj['size']} bytes, md5 {obj['md5']})")
+        return {
+            "order_id": delivered.get("id"),
+            "status": delivered.get("status"),
+            "price": delivered.get("price"),
+            "objects": stored,
+        }
+
+    wait >> download
+    summary(download.output, wait.output)

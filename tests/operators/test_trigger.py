@@ -1,0 +1,117 @@
+"""OneAtlasOrderTrigger: serialisation, each terminal status, timeout, passing errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_oneatlas.client.api import ProductSpec
+from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
+from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+from tests.conftest import TOULOUSE_FIELD
+
+
+def place_order(conn_id: str, ref: str = "trigger-test") -> str:
+    hook = OneAtlasHook(conn_id)
+    image = hook.search(aoi=TOULOUSE_FIELD, processing_level="SENSOR", items_per_page=1).features[0]
+    return hook.create_order([ProductSpec(item_id=image.id, aoi=TOULOUSE_FIELD)], customer_ref=ref).id
+
+
+def first_event(trigger: OneAtlasOrderTrigger, timeout: float = 30) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(run(), timeout))
+
+
+def test_serialisation_round_trip() -> None:
+    trigger = OneAtlasOrderTrigger(["order-1", "order-2"], "conn", poll_interval=2, end_time=123.0)
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_oneatlas.triggers.oneatlas.OneAtlasOrderTrigger"
+    again = OneAtlasOrderTrigger(**kwargs)
+    assert again.serialize() == (path, kwargs)
+    assert kwargs["order_ids"] == ["order-1", "order-2"] and kwargs["end_time"] == 123.0
+
+
+def test_bad_order_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="order_id"):
+        OneAtlasOrderTrigger(["../../etc"], "conn")
+
+
+def test_delivered(oneatlas_conn: str) -> None:
+    order_id = place_order(oneatlas_conn)
+    event = first_event(OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.1))
+    assert event["status"] == "success"
+    assert event["orders"][0]["id"] == order_id and event["orders"][0]["status"] == "delivered"
+    assert event["orders"][0]["deliveries"][0]["download_url"]
+
+
+@pytest.mark.parametrize("status", ["failed", "error", "rejected"])
+def test_terminal_failures_carry_the_message(oneatlas_conn: str, sandbox: Any, status: str) -> None:
+    order_id = place_order(oneatlas_conn)
+    requests.post(f"{sandbox.base_url}/_sandbox/orders/{order_id}/status",
+                  json={"status": status, "message": f"Order {status}: test reason"}, timeout=10).raise_for_status()
+    event = first_event(OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.1))
+    assert event["status"] == "failed" and event["order_status"] == status
+    assert event["message"] == f"Order {status}: test reason"
+
+
+@pytest.mark.parametrize("sandbox_config", [{"processing_after": 60, "delivered_after": 120}])
+def test_timeout(oneatlas_conn: str) -> None:
+    order_id = place_order(oneatlas_conn)
+    started = time.monotonic()
+    event = first_event(OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.2, end_time=time.time() + 1))
+    assert event["status"] == "timeout" and order_id in event["message"]
+    assert time.monotonic() - started < 5
+
+
+def test_passing_errors_are_retried(oneatlas_conn: str, sandbox: Any) -> None:
+    order_id = place_order(oneatlas_conn)
+    # Every answer fails for a while: the connection's own retries give up, the trigger keeps going.
+    requests.patch(f"{sandbox.base_url}/_sandbox/config", json={"error_rate": 1.0}, timeout=10).raise_for_status()
+
+    async def heal() -> None:
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(
+            requests.patch, f"{sandbox.base_url}/_sandbox/config", json={"error_rate": 0.0}, timeout=10
+        )
+
+    async def run() -> dict[str, Any]:
+        healer = asyncio.create_task(heal())
+        trigger = OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.1, max_consecutive_errors=50)
+        async for event in trigger.run():
+            await healer
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    event = asyncio.run(asyncio.wait_for(run(), 60))
+    assert event["status"] == "success"
+    state = requests.get(f"{sandbox.base_url}/_sandbox/state", timeout=10).json()
+    assert sum(state["fault_counts"].values()) > 0  # the errors really happened
+
+
+def test_too_many_errors_end_the_wait(oneatlas_conn: str, sandbox: Any) -> None:
+    order_id = place_order(oneatlas_conn)
+    requests.patch(f"{sandbox.base_url}/_sandbox/config", json={"error_rate": 1.0}, timeout=10).raise_for_status()
+    event = first_event(OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.05, max_consecutive_errors=1))
+    assert event["status"] == "error" and "503" in event["message"]
+
+
+def test_unknown_order_ends_with_an_error(oneatlas_conn: str) -> None:
+    event = first_event(OneAtlasOrderTrigger(["00000000-0000-0000-0000-000000000000"], oneatlas_conn, poll_interval=0.1))
+    assert event["status"] == "error" and "404" in event["message"]
+
+
+def test_running_twice_is_safe(oneatlas_conn: str, sandbox: Any) -> None:
+    order_id = place_order(oneatlas_conn)
+    trigger = OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.1)
+    assert first_event(trigger)["status"] == "success"
+    assert first_event(OneAtlasOrderTrigger(**trigger.serialize()[1]))["status"] == "success"
+    state = requests.get(f"{sandbox.base_url}/_sandbox/state", timeout=10).json()
+    assert len(state["orders"]) == 1
