@@ -51,8 +51,12 @@ def sandbox(sandbox_config: dict[str, Any]) -> Any:
 @pytest.fixture
 def oneatlas_conn(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """``oneatlas_default`` pointing at the sandbox, given as Airflow users do: an env connection."""
-    conn = {"conn_type": "oneatlas", "host": sandbox.base_url, "password": SANDBOX_KEY,
-            "extra": {"backoff_initial": 0.05, "backoff_max": 0.5}}
+    conn = {
+        "conn_type": "oneatlas",
+        "host": sandbox.base_url,
+        "password": SANDBOX_KEY,
+        "extra": {"backoff_initial": 0.05, "backoff_max": 0.5},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", json.dumps(conn))
     return "oneatlas_default"
 

@@ -179,7 +179,7 @@ def number_range(value: Any, field_name: str, *, lower: float, upper: float) -> 
     if value is None:
         return None
     low, high = _range_bounds(value, field_name)
-    bounds = []
+    bounds: list[float | None] = []
     for bound in (low, high):
         if bound is None:
             bounds.append(None)
@@ -830,7 +830,7 @@ def parse_price(doc: Any) -> Price:
     for d in doc.get("deliveries") or []:
         if not isinstance(d, Mapping):
             continue
-        datas = d.get("datas") if isinstance(d.get("datas"), Mapping) else {}
+        datas: Mapping[str, Any] = d["datas"] if isinstance(d.get("datas"), Mapping) else {}
         deliveries.append(
             PriceDelivery(
                 item_id=str(datas.get("id", "")),
@@ -948,12 +948,3 @@ def auth_refused_error(
 
 def new_correlation_id() -> str:
     return str(uuid.uuid4())
-
-
-__all__ = [
-    "ORDER_KIND_GB",
-    "ORDER_KIND_TILES",
-    "ApiCall",
-    "ProductSpec",
-    "SearchQuery",
-]

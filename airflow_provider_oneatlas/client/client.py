@@ -10,6 +10,7 @@ from typing import IO, Any
 from airflow_provider_oneatlas.client import api, download
 from airflow_provider_oneatlas.client.config import ClientConfig
 from airflow_provider_oneatlas.client.models import (
+    ORDER_KIND_TILES,
     Account,
     DownloadResult,
     ImageSummary,
@@ -149,7 +150,7 @@ class OneAtlasClient:
     ) -> dict[str, Any]:
         """The price/order body. Input is validated before the subscription lookup, so bad input
         sends nothing; without ``kind`` the subscription decides it."""
-        body = api.order_body(kind or api.ORDER_KIND_TILES, products, customer_ref=customer_ref, tags=tags)
+        body = api.order_body(kind or ORDER_KIND_TILES, products, customer_ref=customer_ref, tags=tags)
         if kind is None:
             body["kind"] = self.get_order_kind()
         return body

@@ -85,17 +85,19 @@ def config_from_connection(conn: Any) -> ClientConfig:
             f"connection {conn.conn_id!r}: no API key; put your OneAtlas API key in the password field"
         )
     kwargs: dict[str, Any] = {}
-    for key, cast in (("connect_timeout", float), ("read_timeout", float)):
+    casts: tuple[tuple[str, type[float] | type[int]], ...] = (("connect_timeout", float), ("read_timeout", float))
+    for key, cast in casts:
         value = _number(extras, key, cast)
         if value is not None:
             kwargs[key] = value
     retry_kwargs = {}
-    for key, cast in (
+    retry_casts: tuple[tuple[str, type[float] | type[int]], ...] = (
         ("max_attempts", int),
         ("backoff_initial", float),
         ("backoff_max", float),
         ("max_retry_after", float),
-    ):
+    )
+    for key, cast in retry_casts:
         value = _number(extras, key, cast)
         if value is not None:
             retry_kwargs[key] = value

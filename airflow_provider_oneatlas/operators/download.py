@@ -151,7 +151,9 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
             raise AirflowFailException(
                 f"OneAtlas order {order_id} is {order.status}, not delivered: nothing to download"
             )
-        pairs = [(d.item_id or d.id or order_id, d.download_url) for d in order.deliveries if d.download_url]
+        pairs: list[tuple[str, str | None]] = [
+            (d.item_id or d.id or order_id, d.download_url) for d in order.deliveries if d.download_url
+        ]
         if not pairs:
             raise AirflowFailException(f"OneAtlas order {order_id} is delivered but lists no download link")
         return pairs

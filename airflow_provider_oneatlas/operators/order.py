@@ -17,7 +17,7 @@ from airflow_provider_oneatlas.client.errors import (
     TransportError,
     ValidationError,
 )
-from airflow_provider_oneatlas.client.models import Order
+from airflow_provider_oneatlas.client.models import ORDER_KINDS, Order
 from airflow_provider_oneatlas.links import OneAtlasOrderLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, default_deferrable, is_templated
 from airflow_provider_oneatlas.operators.search import as_number
@@ -74,7 +74,7 @@ class _ProductOperator(OneAtlasBaseOperator):
         for field, value, choices in (
             ("product_type", product_type, api.PRODUCT_TYPES),
             ("image_format", image_format, api.IMAGE_FORMATS),
-            ("kind", kind, api.ORDER_KINDS),
+            ("kind", kind, ORDER_KINDS),
         ):
             if value is not None and not is_templated(value) and value not in choices:
                 raise ValidationError(field, f"unknown value {value!r}", ", ".join(choices))

@@ -45,7 +45,7 @@ class OneAtlasOrderTrigger(BaseTrigger):
         end_time: float | None = None,
         max_consecutive_errors: int = 10,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Airflow's BaseTrigger is untyped
         ids = [order_ids] if isinstance(order_ids, str) else list(order_ids)
         self.order_ids = [check_id(i, "order_id") for i in ids]
         self.oneatlas_conn_id = oneatlas_conn_id

@@ -122,7 +122,9 @@ def test_search_sends_nested_geojson_and_parses_features(mock: requests_mock.Moc
 
 
 def test_search_filters_become_range_strings(mock: requests_mock.Mocker, client: OneAtlasClient) -> None:
-    mock.post(SEARCH + "/api/v1/opensearch", json={"features": [], "totalResults": 0, "itemsPerPage": 500, "startIndex": 0})
+    mock.post(
+        SEARCH + "/api/v1/opensearch", json={"features": [], "totalResults": 0, "itemsPerPage": 500, "startIndex": 0}
+    )
     client.search(
         aoi=CAVTAT,
         relation="within",
@@ -203,11 +205,20 @@ def test_get_order_and_delivery_links(mock: requests_mock.Mocker, client: OneAtl
 
 
 def test_list_orders_filters(mock: requests_mock.Mocker, client: OneAtlasClient) -> None:
-    mock.get(DATA + "/api/v1/orders", json={"items": [tutorial("order.json")], "totalResults": 1, "startIndex": 0, "itemsPerPage": 50})
+    mock.get(
+        DATA + "/api/v1/orders",
+        json={"items": [tutorial("order.json")], "totalResults": 1, "startIndex": 0, "itemsPerPage": 50},
+    )
     page = client.list_orders(status="ordered", tags=["farm"], customer_ref="ref", page=2, items_per_page=10)
     assert page.total_results == 1 and page.orders[0].status == "ordered"
     qs = mock.request_history[-1].qs
-    assert qs == {"status": ["ordered"], "tags": ["farm"], "customerref": ["ref"], "page": ["2"], "itemsperpage": ["10"]}
+    assert qs == {
+        "status": ["ordered"],
+        "tags": ["farm"],
+        "customerref": ["ref"],
+        "page": ["2"],
+        "itemsperpage": ["10"],
+    }
 
 
 def test_quicklook_width_and_wmts(mock: requests_mock.Mocker, client: OneAtlasClient) -> None:

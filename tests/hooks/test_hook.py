@@ -20,7 +20,7 @@ from airflow_provider_oneatlas.client.errors import (
     PermissionDeniedError,
 )
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook, config_from_connection
-from tests.conftest import SANDBOX_KEY, TOULOUSE_FIELD
+from tests.conftest import TOULOUSE_FIELD
 
 
 def conn(**fields: Any) -> SimpleNamespace:
@@ -47,8 +47,14 @@ def test_one_host_stands_for_every_service(fields: dict[str, Any], expected: str
 
 def test_per_service_urls_timeouts_and_retries_from_extras() -> None:
     config = config_from_connection(
-        conn(extra_dejson={"search_url": "https://search.example", "read_timeout": "5", "max_attempts": 2,
-                           "ca_bundle": "/etc/corp-ca.pem"})
+        conn(
+            extra_dejson={
+                "search_url": "https://search.example",
+                "read_timeout": "5",
+                "max_attempts": 2,
+                "ca_bundle": "/etc/corp-ca.pem",
+            }
+        )
     )
     assert config.service_urls["search"] == "https://search.example"
     assert config.service_urls["data"] == DEFAULT_SERVICE_URLS["data"]
@@ -93,15 +99,23 @@ def test_every_call_against_the_sandbox(oneatlas_conn: str, sandbox: Any) -> Non
     assert page.total_results > 0 and len(page.features) <= 10
     image = page.features[0]
     assert image.processing_level == "SENSOR" and image.cloud_cover is not None and image.cloud_cover <= 40
-    assert page.features == hook.search(SearchQuery(aoi=TOULOUSE_FIELD, processing_level="SENSOR",
-                                                    cloud_cover=(0, 40), items_per_page=10)).features
+    assert (
+        page.features
+        == hook.search(
+            SearchQuery(aoi=TOULOUSE_FIELD, processing_level="SENSOR", cloud_cover=(0, 40), items_per_page=10)
+        ).features
+    )
 
     quicklook = hook.get_quicklook(image.id, width=120)
     assert quicklook[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(quicklook[16:20], "big") == 120
     assert hook.get_thumbnail(image.id)[:4] == b"\x89PNG"
     caps = hook.get_wmts_capabilities(image.id)
     assert [int(m.identifier) for m in caps.tile_matrices] == list(range(10, 19))
-    tile = requests.get(caps.tile_url(12, 2100, 600), headers={"Authorization": f"Bearer {hook.client.transport.token().access_token}"}, timeout=10)
+    tile = requests.get(
+        caps.tile_url(12, 2100, 600),
+        headers={"Authorization": f"Bearer {hook.client.transport.token().access_token}"},
+        timeout=10,
+    )
     assert tile.status_code in (200, 400)
 
     product = ProductSpec(item_id=image.id, aoi=TOULOUSE_FIELD)
@@ -138,8 +152,11 @@ def test_download_outside_the_workspace_is_denied(oneatlas_conn: str) -> None:
 def test_wmts_answer_is_valid_xml(oneatlas_conn: str, sandbox: Any) -> None:
     hook = OneAtlasHook(oneatlas_conn)
     token = hook.client.transport.token().access_token
-    answer = requests.get(f"{sandbox.base_url}/api/v1/items/e459d653-468f-471b-8d6e-90b13b14c655/wmts",
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    answer = requests.get(
+        f"{sandbox.base_url}/api/v1/items/e459d653-468f-471b-8d6e-90b13b14c655/wmts",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     ET.fromstring(answer.content)
 
 

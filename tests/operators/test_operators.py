@@ -48,14 +48,24 @@ def wait_delivered(sandbox: Any, order_id: str) -> None:
 
 
 def test_search_filters_and_summaries(oneatlas_conn: str, context: dict[str, Any]) -> None:
-    images = search(context, acquisition_date=("2018-01-01", "2026-12-31"), max_cloud_cover=20, min_coverage=0.9, limit=5)
+    images = search(
+        context, acquisition_date=("2018-01-01", "2026-12-31"), max_cloud_cover=20, min_coverage=0.9, limit=5
+    )
     assert 0 < len(images) <= 5
     for image in images:
         assert image["cloud_cover"] <= 20 and image["coverage"] >= 0.9 and image["processing_level"] == "SENSOR"
     dates = [i["acquisition_date"] for i in images]
     assert dates == sorted(dates, reverse=True)  # newest first
     json.dumps(images)  # XCom-safe
-    assert set(images[0]) >= {"id", "acquisition_date", "cloud_cover", "constellation", "coverage", "footprint", "links"}
+    assert set(images[0]) >= {
+        "id",
+        "acquisition_date",
+        "cloud_cover",
+        "constellation",
+        "coverage",
+        "footprint",
+        "links",
+    }
 
 
 def test_search_skips_cleanly_when_nothing_is_new(oneatlas_conn: str, context: dict[str, Any]) -> None:
@@ -95,7 +105,9 @@ def test_search_with_a_point_has_no_coverage(oneatlas_conn: str, context: dict[s
     images = op.execute(context)
     assert images and all("coverage" not in i for i in images)
     with pytest.raises(ValidationError, match="min_coverage"):
-        OneAtlasSearchOperator(task_id="s", aoi={"type": "Point", "coordinates": [1.35, 43.6]}, min_coverage=0.5).execute(context)
+        OneAtlasSearchOperator(
+            task_id="s", aoi={"type": "Point", "coordinates": [1.35, 43.6]}, min_coverage=0.5
+        ).execute(context)
 
 
 def test_price(oneatlas_conn: str, context: dict[str, Any]) -> None:
@@ -124,16 +136,23 @@ def test_order_rejects_bad_input_at_parse_time(kwargs: dict[str, Any], field: st
     assert err.value.field == field
 
 
-def test_order_within_budget_exactly_once_across_retries(oneatlas_conn: str, context: dict[str, Any], sandbox: Any) -> None:
+def test_order_within_budget_exactly_once_across_retries(
+    oneatlas_conn: str, context: dict[str, Any], sandbox: Any
+) -> None:
     images = search(context, limit=1)
     balance = sandbox_state(sandbox)["balance"]
     op = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD, max_credits=100_000)
     first = op.execute(context)
-    assert first["status"] == "ordered" and first["customer_ref"] == "airflow:oneatlas_test:order:manual__2024-05-01T00:00:00+00:00"
+    assert (
+        first["status"] == "ordered"
+        and first["customer_ref"] == "airflow:oneatlas_test:order:manual__2024-05-01T00:00:00+00:00"
+    )
     assert context["ti"].xcoms["order_id"] == first["order_id"]
     assert op.oneatlas_order_url and first["order_id"] in op.oneatlas_order_url
     # The task is retried (same task instance): it takes up its order instead of buying again.
-    again = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD, max_credits=100_000).execute(context)
+    again = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD, max_credits=100_000).execute(
+        context
+    )
     assert again["order_id"] == first["order_id"]
     state = sandbox_state(sandbox)
     assert len(state["orders"]) == 1 and state["balance"] == balance - first["price"]
@@ -151,9 +170,15 @@ def test_order_over_budget_or_balance_is_refused(oneatlas_conn: str, context: di
 
 
 @pytest.mark.parametrize("sandbox_config", [{"order_response_delay": 2.0}])
-def test_lost_order_answer_is_found_not_repeated(sandbox: Any, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {"conn_type": "oneatlas", "host": sandbox.base_url, "password": "oneatlas-sandbox-key",
-            "extra": {"read_timeout": 0.5, "backoff_initial": 0.05}}
+def test_lost_order_answer_is_found_not_repeated(
+    sandbox: Any, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = {
+        "conn_type": "oneatlas",
+        "host": sandbox.base_url,
+        "password": "oneatlas-sandbox-key",
+        "extra": {"read_timeout": 0.5, "backoff_initial": 0.05},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", json.dumps(conn))
     images = search(context, limit=1)
     result = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD).execute(context)
@@ -163,8 +188,15 @@ def test_lost_order_answer_is_found_not_repeated(sandbox: Any, context: dict[str
 
 def test_order_deferrable_wait(oneatlas_conn: str, context: dict[str, Any]) -> None:
     images = search(context, limit=1)
-    op = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD, wait_for_completion=True,
-                               deferrable=True, poll_interval=0.1, wait_timeout=30)
+    op = OneAtlasOrderOperator(
+        task_id="order",
+        image_ids=images,
+        aoi=TOULOUSE_FIELD,
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=0.1,
+        wait_timeout=30,
+    )
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context)
     trigger = deferred.value.trigger
@@ -178,8 +210,14 @@ def test_order_deferrable_wait(oneatlas_conn: str, context: dict[str, Any]) -> N
 
 def test_order_synchronous_wait(oneatlas_conn: str, context: dict[str, Any]) -> None:
     images = search(context, limit=1)
-    op = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD, wait_for_completion=True,
-                               deferrable=False, poll_interval=0.1)
+    op = OneAtlasOrderOperator(
+        task_id="order",
+        image_ids=images,
+        aoi=TOULOUSE_FIELD,
+        wait_for_completion=True,
+        deferrable=False,
+        poll_interval=0.1,
+    )
     assert op.execute(context)["status"] == "delivered"
 
 
@@ -191,8 +229,11 @@ def test_sensor_poke_and_failures(oneatlas_conn: str, context: dict[str, Any], s
     wait_delivered(sandbox, order["order_id"])
     done = sensor.poke(context)
     assert isinstance(done, PokeReturnValue) and done.is_done and done.xcom_value["status"] == "delivered"
-    requests.post(f"{sandbox.base_url}/_sandbox/orders/{order['order_id']}/status",
-                  json={"status": "rejected", "message": "image no longer available"}, timeout=10)
+    requests.post(
+        f"{sandbox.base_url}/_sandbox/orders/{order['order_id']}/status",
+        json={"status": "rejected", "message": "image no longer available"},
+        timeout=10,
+    )
     with pytest.raises(AirflowFailException, match="image no longer available"):
         sensor.poke(context)
 
@@ -200,7 +241,9 @@ def test_sensor_poke_and_failures(oneatlas_conn: str, context: dict[str, Any], s
 def test_sensor_defers_and_completes(oneatlas_conn: str, context: dict[str, Any]) -> None:
     images = search(context, limit=1)
     order = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD).execute(context)
-    sensor = OneAtlasOrderSensor(task_id="wait", order_id=order["order_id"], deferrable=True, poll_interval=0.1, timeout=60)
+    sensor = OneAtlasOrderSensor(
+        task_id="wait", order_id=order["order_id"], deferrable=True, poll_interval=0.1, timeout=60
+    )
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(context)
     from tests.operators.test_trigger import first_event
@@ -208,7 +251,9 @@ def test_sensor_defers_and_completes(oneatlas_conn: str, context: dict[str, Any]
     result = sensor.execute_complete(context, first_event(deferred.value.trigger))
     assert result["status"] == "delivered"
     with pytest.raises(AirflowFailException, match="rejected"):
-        sensor.execute_complete(context, {"status": "failed", "order_id": "x", "order_status": "rejected", "message": "m"})
+        sensor.execute_complete(
+            context, {"status": "failed", "order_id": "x", "order_status": "rejected", "message": "m"}
+        )
     with pytest.raises(AirflowFailException, match="timed out"):
         sensor.execute_complete(context, {"status": "timeout", "message": "late"})
 
@@ -240,22 +285,26 @@ def test_download_to_local_storage(oneatlas_conn: str, context: dict[str, Any], 
     assert not list(path.parent.glob("*.partial"))
     # A retried task does not fetch it again.
     downloads_before = [r for r in api_requests(sandbox) if r["path"].endswith("/download") and r["method"] == "GET"]
-    again = OneAtlasDownloadOperator(task_id="download", order_id=order, destination=str(tmp_path / "imagery")).execute(context)
+    again = OneAtlasDownloadOperator(task_id="download", order_id=order, destination=str(tmp_path / "imagery")).execute(
+        context
+    )
     downloads_after = [r for r in api_requests(sandbox) if r["path"].endswith("/download") and r["method"] == "GET"]
     assert again[0].get("skipped") and len(downloads_after) == len(downloads_before)
 
 
 def test_download_extracts(oneatlas_conn: str, context: dict[str, Any], sandbox: Any, tmp_path: Path) -> None:
     order = _delivered_order(context, sandbox)
-    stored = OneAtlasDownloadOperator(task_id="download", order_id=order["order_id"], destination=str(tmp_path),
-                                      extract=True).execute(context)
+    stored = OneAtlasDownloadOperator(
+        task_id="download", order_id=order["order_id"], destination=str(tmp_path), extract=True
+    ).execute(context)
     files = stored[0]["files"]
     assert files and all(Path(f["path"].removeprefix("file://")).stat().st_size == f["size"] for f in files)
     assert any(f["path"].upper().endswith(".XML") for f in files)
 
 
-def test_download_md5_mismatch_keeps_nothing(oneatlas_conn: str, context: dict[str, Any], sandbox: Any,
-                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_md5_mismatch_keeps_nothing(
+    oneatlas_conn: str, context: dict[str, Any], sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow_provider_oneatlas.client import download as download_module
     from airflow_provider_oneatlas.client.errors import ChecksumMismatchError
 
@@ -268,7 +317,9 @@ def test_download_md5_mismatch_keeps_nothing(oneatlas_conn: str, context: dict[s
 
     monkeypatch.setattr(download_module.RemoteFile, "from_headers", staticmethod(lying))
     with pytest.raises(ChecksumMismatchError):
-        OneAtlasDownloadOperator(task_id="download", order_id=order["order_id"], destination=str(tmp_path)).execute(context)
+        OneAtlasDownloadOperator(task_id="download", order_id=order["order_id"], destination=str(tmp_path)).execute(
+            context
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -286,7 +337,9 @@ def test_download_needs_exactly_one_source() -> None:
 
 def test_quicklooks(oneatlas_conn: str, context: dict[str, Any], tmp_path: Path) -> None:
     images = search(context, limit=3)
-    stored = OneAtlasQuicklookOperator(task_id="q", image_ids=images, destination=str(tmp_path), width=64).execute(context)
+    stored = OneAtlasQuicklookOperator(task_id="q", image_ids=images, destination=str(tmp_path), width=64).execute(
+        context
+    )
     assert len(stored) == 3
     for item in stored:
         data = Path(item["path"].removeprefix("file://")).read_bytes()

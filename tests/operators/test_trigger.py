@@ -55,8 +55,11 @@ def test_delivered(oneatlas_conn: str) -> None:
 @pytest.mark.parametrize("status", ["failed", "error", "rejected"])
 def test_terminal_failures_carry_the_message(oneatlas_conn: str, sandbox: Any, status: str) -> None:
     order_id = place_order(oneatlas_conn)
-    requests.post(f"{sandbox.base_url}/_sandbox/orders/{order_id}/status",
-                  json={"status": status, "message": f"Order {status}: test reason"}, timeout=10).raise_for_status()
+    requests.post(
+        f"{sandbox.base_url}/_sandbox/orders/{order_id}/status",
+        json={"status": status, "message": f"Order {status}: test reason"},
+        timeout=10,
+    ).raise_for_status()
     event = first_event(OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.1))
     assert event["status"] == "failed" and event["order_status"] == status
     assert event["message"] == f"Order {status}: test reason"
@@ -104,7 +107,9 @@ def test_too_many_errors_end_the_wait(oneatlas_conn: str, sandbox: Any) -> None:
 
 
 def test_unknown_order_ends_with_an_error(oneatlas_conn: str) -> None:
-    event = first_event(OneAtlasOrderTrigger(["00000000-0000-0000-0000-000000000000"], oneatlas_conn, poll_interval=0.1))
+    event = first_event(
+        OneAtlasOrderTrigger(["00000000-0000-0000-0000-000000000000"], oneatlas_conn, poll_interval=0.1)
+    )
     assert event["status"] == "error" and "404" in event["message"]
 
 
