@@ -14,7 +14,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oneatlas.client.api import check_id
 from airflow_provider_oneatlas.client.errors import (
-    NotFoundError,
     OneAtlasError,
     RateLimitedError,
     ServerError,
@@ -67,9 +66,8 @@ class OneAtlasOrderTrigger(BaseTrigger):
             },
         )
 
-    async def _client(self) -> Any:
-        from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
-        from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook, _mask, config_from_connection
+    async def _config(self) -> Any:
+        from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook, config_from_connection
 
         getter = getattr(OneAtlasHook, "aget_connection", None)
         if getter is not None:
@@ -78,80 +76,77 @@ class OneAtlasOrderTrigger(BaseTrigger):
             from asgiref.sync import sync_to_async
 
             conn = await sync_to_async(OneAtlasHook.get_connection)(self.oneatlas_conn_id)
-        return AsyncOneAtlasClient(config_from_connection(conn), on_token=_mask)
+        return config_from_connection(conn)
+
+    def _event(self, status: str, **fields: Any) -> TriggerEvent:
+        return TriggerEvent({"status": status, "order_ids": self.order_ids, **fields})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
+        from airflow_provider_oneatlas.hooks.oneatlas import _mask
+        from airflow_provider_oneatlas.triggers.poller import OrderPoller
+
         try:
-            client = await self._client()
+            config = await self._config()
         except OneAtlasError as exc:
-            yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+            yield self._event("error", message=str(exc))
             return
-        pending = list(self.order_ids)
+
+        async def make_client() -> AsyncOneAtlasClient:
+            return AsyncOneAtlasClient(config, on_token=_mask)
+
         delivered: dict[str, dict[str, Any]] = {}
         last_status: dict[str, str] = {}
-        interval = self.poll_interval
         errors = 0
-        async with client:
+        # Waits sharing a connection share one poll (see poller.py): one listing per 500 orders.
+        connection_key = f"{config.cache_key}:{config.service_urls['data']}"
+        async with OrderPoller.watching(
+            connection_key,
+            make_client,
+            self.order_ids,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+        ) as watch:
             while True:
-                changed = False
+                timeout = None if self.end_time is None else max(0.0, self.end_time - time.time())
                 try:
-                    for order_id in list(pending):
-                        order = await client.get_order(order_id)
-                        if last_status.get(order_id) != order.status:
-                            changed = True
-                            last_status[order_id] = order.status
-                            self.log.info("OneAtlas order %s is %s", order_id, order.status)
-                        if order.is_failed:
-                            yield TriggerEvent(
-                                {
-                                    "status": "failed",
-                                    "order_id": order_id,
-                                    "order_status": order.status,
-                                    "message": order.message or f"order {order.status}",
-                                    "order_ids": self.order_ids,
-                                }
-                            )
-                            return
-                        if order.is_delivered:
-                            delivered[order_id] = order.to_dict()
-                            pending.remove(order_id)
-                    errors = 0
-                except NotFoundError as exc:
-                    yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+                    update = await asyncio.wait_for(watch.updates.get(), timeout=timeout)
+                except asyncio.TimeoutError:
+                    pending = [i for i in self.order_ids if i not in delivered]
+                    yield self._event(
+                        "timeout",
+                        message=f"orders {pending} not delivered before the deadline "
+                        f"(last status: {', '.join(f'{i}={last_status.get(i)}' for i in pending)})",
+                    )
                     return
-                except TRANSIENT_ERRORS as exc:
-                    errors += 1
-                    self.log.warning("OneAtlas poll failed (%d in a row): %s", errors, exc)
-                    if errors > self.max_consecutive_errors:
-                        yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+                if update.error is not None:
+                    if not isinstance(update.error, TRANSIENT_ERRORS):
+                        yield self._event("error", message=str(update.error))
                         return
-                    if isinstance(exc, RateLimitedError) and exc.retry_after:
-                        interval = max(interval, exc.retry_after)
-                except OneAtlasError as exc:
-                    yield TriggerEvent({"status": "error", "order_ids": self.order_ids, "message": str(exc)})
+                    errors += 1
+                    self.log.warning("OneAtlas poll failed (%d in a row): %s", errors, update.error)
+                    if errors > self.max_consecutive_errors:
+                        yield self._event("error", message=str(update.error))
+                        return
+                    continue
+                errors = 0
+                if update.missing:
+                    yield self._event("error", message="; ".join(update.missing.values()))
                     return
-                if not pending:
-                    yield TriggerEvent(
-                        {
-                            "status": "success",
-                            "order_ids": self.order_ids,
-                            "orders": [delivered[i] for i in self.order_ids],
-                        }
-                    )
+                for order_id, order in update.orders.items():
+                    if last_status.get(order_id) != order.status:
+                        last_status[order_id] = order.status
+                        self.log.info("OneAtlas order %s is %s", order_id, order.status)
+                    if order.is_failed:
+                        yield self._event(
+                            "failed",
+                            order_id=order_id,
+                            order_status=order.status,
+                            message=order.message or f"order {order.status}",
+                        )
+                        return
+                    if order.is_delivered:
+                        delivered[order_id] = order.to_dict()
+                if all(i in delivered for i in self.order_ids):
+                    yield self._event("success", orders=[delivered[i] for i in self.order_ids])
                     return
-                if self.end_time is not None and time.time() >= self.end_time:
-                    yield TriggerEvent(
-                        {
-                            "status": "timeout",
-                            "order_ids": self.order_ids,
-                            "message": f"orders {pending} not delivered before the deadline "
-                            f"(last status: {', '.join(f'{i}={last_status.get(i)}' for i in pending)})",
-                        }
-                    )
-                    return
-                # Back off while nothing moves; come back to the base pace when something changes.
-                interval = self.poll_interval if changed else min(interval * 1.5, self.max_poll_interval)
-                sleep_for = interval
-                if self.end_time is not None:
-                    sleep_for = max(0.0, min(sleep_for, self.end_time - time.time()))
-                await asyncio.sleep(sleep_for)

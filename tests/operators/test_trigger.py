@@ -120,3 +120,29 @@ def test_running_twice_is_safe(oneatlas_conn: str, sandbox: Any) -> None:
     assert first_event(OneAtlasOrderTrigger(**trigger.serialize()[1]))["status"] == "success"
     state = requests.get(f"{sandbox.base_url}/_sandbox/state", timeout=10).json()
     assert len(state["orders"]) == 1
+
+
+@pytest.mark.parametrize("sandbox_config", [{"processing_after": 0.5, "delivered_after": 1.5}])
+def test_waits_sharing_a_connection_share_one_poll(oneatlas_conn: str, sandbox: Any) -> None:
+    hook = OneAtlasHook(oneatlas_conn)
+    image = hook.search(aoi=TOULOUSE_FIELD, processing_level="SENSOR", items_per_page=1).features[0]
+    product = ProductSpec(item_id=image.id, aoi=TOULOUSE_FIELD)
+    order_ids = [hook.create_order([product], kind="order.product", customer_ref=f"shared-{i}").id for i in range(40)]
+    log_start = len(requests.get(f"{sandbox.base_url}/_sandbox/requests", timeout=10).json()["requests"])
+
+    async def wait_all() -> list[dict[str, Any]]:
+        async def one(order_id: str) -> dict[str, Any]:
+            async for event in OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.2).run():
+                return dict(event.payload)
+            raise AssertionError("no event")
+
+        return await asyncio.gather(*(one(i) for i in order_ids))
+
+    events = asyncio.run(asyncio.wait_for(wait_all(), 60))
+    assert [e["status"] for e in events] == ["success"] * 40
+    log = requests.get(f"{sandbox.base_url}/_sandbox/requests", timeout=10).json()["requests"][log_start:]
+    listings = [r for r in log if r["method"] == "GET" and r["path"] == "/api/v1/orders"]
+    single_reads = [r for r in log if r["method"] == "GET" and r["path"].startswith("/api/v1/orders/")]
+    assert single_reads == []  # nobody polled its own order
+    # Every cycle is one listing for all 40 waits (about 1.5 s / 0.2 s cycles, with back-off).
+    assert 1 <= len(listings) <= 15

@@ -683,7 +683,7 @@ def test_many_orders_reach_their_outcome_without_being_polled(make_sandbox: Make
 
 
 def test_delivered_items_are_found_in_the_private_workspace(api: Api) -> None:
-    item_id, url = api.delivered_item()
+    item_id, _ = api.delivered_item()
     found = api.post("/api/v1/opensearch", json={"workspace": PRIVATE_WORKSPACE_ID, "itemsPerPage": 10}).json()
     assert [f["properties"]["id"] for f in found["features"]] == [item_id]
     properties = found["features"][0]["properties"]

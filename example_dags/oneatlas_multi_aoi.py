@@ -1,0 +1,169 @@
+"""``oneatlas_multi_aoi``: the acquisition pipeline over several areas of interest, with dynamic task mapping.
+
+plan_searches -> search[aoi] -> plan_orders -> order[aoi with images] -> wait[...] -> download[...] -> summary
+
+* ``search`` is mapped over the ``areas`` Param (one task instance per area, named after it);
+* ``plan_orders`` keeps the areas whose search found something and turns them into the keyword
+  arguments of ``order`` (``expand_kwargs``); areas with nothing are left out, and when no area has
+  anything the rest of the run is skipped (nothing is ordered);
+* ``wait`` (deferrable) and ``download`` are mapped over the orders actually placed; each download
+  records an event on the ``oneatlas://imagery/multi-aoi`` asset.
+
+Every order is priced against the same per-order budget ``max_credits``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.exceptions import AirflowSkipException
+from airflow.sdk import DAG, Param, task
+from oneatlas_assets import MULTI_AOI_IMAGERY
+
+from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
+from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
+from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
+from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
+
+DEFAULT_DESTINATION = os.environ.get("ONEATLAS_DESTINATION") or "file:///tmp/oneatlas/imagery/"
+
+#: Two fields of about 8 x 7 km: one near Toulouse, one near Cavtat (Croatia).
+AREAS: list[dict[str, Any]] = [
+    {
+        "name": "toulouse",
+        "aoi": {
+            "type": "Polygon",
+            "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
+        },
+    },
+    {
+        "name": "cavtat",
+        "aoi": {
+            "type": "Polygon",
+            "coordinates": [[[18.25, 42.50], [18.33, 42.50], [18.33, 42.56], [18.25, 42.56], [18.25, 42.50]]],
+        },
+    },
+]
+
+# Templated connection id (and poll interval), so the Params reach every task: see oneatlas_acquisition.
+
+
+class SearchOperator(OneAtlasSearchOperator):
+    template_fields: Sequence[str] = (*OneAtlasSearchOperator.template_fields, "oneatlas_conn_id")
+
+
+class OrderOperator(OneAtlasOrderOperator):
+    template_fields: Sequence[str] = (*OneAtlasOrderOperator.template_fields, "oneatlas_conn_id")
+
+
+class OrderSensor(OneAtlasOrderSensor):
+    template_fields: Sequence[str] = (*OneAtlasOrderSensor.template_fields, "oneatlas_conn_id", "poll_interval")
+
+
+class DownloadOperator(OneAtlasDownloadOperator):
+    template_fields: Sequence[str] = (*OneAtlasDownloadOperator.template_fields, "oneatlas_conn_id")
+
+
+CONN_ID = "{{ params.conn_id }}"
+
+with DAG(
+    dag_id="oneatlas_multi_aoi",
+    description="New cloud-free OneAtlas imagery of several fields, one mapped task per field",
+    schedule="@daily",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    tags=["oneatlas", "imagery", "example"],
+    doc_md=__doc__,
+    params={
+        "areas": Param(
+            AREAS,
+            type="array",
+            minItems=1,
+            items={
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "aoi": {"type": "object"}},
+                "required": ["name", "aoi"],
+            },
+            description="Fields to image: a list of {name, aoi (GeoJSON geometry)}.",
+        ),
+        "start": Param(None, type=["null", "string"], description="Acquired from; default: the data interval."),
+        "end": Param(None, type=["null", "string"], description="Acquired until; default: the data interval."),
+        "max_cloud_cover": Param(20, type="number", minimum=0, maximum=100),
+        "min_coverage": Param(0.5, type="number", minimum=0, maximum=1),
+        "max_images": Param(1, type="integer", minimum=1, maximum=50, description="Images per field."),
+        "max_credits": Param(5000, type="number", minimum=0, description="Budget of each order, in credits."),
+        "destination": Param(DEFAULT_DESTINATION, type="string", description="Folder URL; <ds>/ is appended."),
+        "conn_id": Param("oneatlas_default", type="string"),
+        "poll_interval": Param(5, type="number", minimum=1),
+    },
+) as dag:
+
+    @task
+    def plan_searches(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One ``search`` per area: its keyword arguments."""
+        return [{"aoi": area["aoi"]} for area in (params or {})["areas"]]
+
+    search = SearchOperator.partial(
+        task_id="search",
+        oneatlas_conn_id=CONN_ID,
+        acquisition_date=("{{ params.start or data_interval_start }}", "{{ params.end or data_interval_end }}"),
+        processing_level="SENSOR",
+        max_cloud_cover="{{ params.max_cloud_cover }}",
+        min_coverage="{{ params.min_coverage }}",
+        limit="{{ params.max_images }}",
+        include_footprint=False,
+        map_index_template="{{ params.areas[ti.map_index]['name'] }}",
+    ).expand_kwargs(plan_searches())
+
+    @task
+    def plan_orders(found: Sequence[list[dict[str, Any]]], params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The ``order`` keyword arguments of the areas where the search found images."""
+        plans = []
+        for area, images in zip((params or {})["areas"], list(found), strict=True):
+            ids = [image["id"] for image in images]
+            print(f"{area['name']}: {len(ids)} image(s) {ids}")
+            if ids:
+                plans.append({"image_ids": ids, "aoi": area["aoi"]})
+        if not plans:
+            raise AirflowSkipException("No new image over any area: nothing to order")
+        return plans
+
+    order = OrderOperator.partial(
+        task_id="order",
+        oneatlas_conn_id=CONN_ID,
+        max_credits="{{ params.max_credits }}",
+        wait_for_completion=False,
+        retries=0,
+    ).expand_kwargs(plan_orders(found=search.output))
+
+    wait = OrderSensor.partial(
+        task_id="wait",
+        oneatlas_conn_id=CONN_ID,
+        deferrable=True,
+        poll_interval="{{ params.poll_interval }}",
+        poke_interval=60,
+        timeout=timedelta(days=2).total_seconds(),
+    ).expand(order_id=order.output.map(lambda placed: placed["order_id"]))
+
+    download = DownloadOperator.partial(
+        task_id="download",
+        oneatlas_conn_id=CONN_ID,
+        destination="{{ params.destination.rstrip('/') }}/{{ ds }}/",
+        outlets=[MULTI_AOI_IMAGERY],
+    ).expand(order_id=wait.output.map(lambda delivered: delivered["id"]))
+
+    @task
+    def summary(stored: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        objects = [obj for per_order in stored for obj in per_order]
+        for obj in objects:
+            print(f"{obj['item_id']}: {obj['path']} ({obj['size']} bytes, md5 {obj['md5']})")
+        return objects
+
+    summary(download.output)
