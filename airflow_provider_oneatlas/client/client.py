@@ -205,12 +205,18 @@ class OneAtlasClient:
         url: str | None = None,
         verify_checksum: bool = True,
         max_size: int | None = None,
+        connections: int = download.DEFAULT_CONNECTIONS,
     ) -> DownloadResult:
-        """Stream an item of the private workspace (a zip) into ``sink``; check its md5."""
+        """Stream an item of the private workspace (a zip) into ``sink``; check its md5.
+
+        ``connections``: parallel ranged connections for large files when the server accepts ranges
+        (default 8, memory bounded by ``connections`` x 8 MiB); 1 forces a single stream.
+        """
         return download.download_to(
             self.transport,
             api.download_call(item_id, url=url),
             sink,
             verify_checksum=verify_checksum,
             max_size=max_size,
+            connections=connections,
         )

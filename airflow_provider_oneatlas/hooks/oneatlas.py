@@ -16,6 +16,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_oneatlas.client import api
 from airflow_provider_oneatlas.client.client import OneAtlasClient
 from airflow_provider_oneatlas.client.config import SERVICES, ClientConfig, RetryPolicy, normalize_base_url
+from airflow_provider_oneatlas.client.download import DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
 from airflow_provider_oneatlas.client.models import (
     Account,
@@ -288,6 +289,14 @@ class OneAtlasHook(BaseHook):
         return self.client.find_orders(customer_ref=customer_ref, **filters)
 
     def download_item(
-        self, sink: IO[bytes], item_id: str | None = None, *, url: str | None = None, verify_checksum: bool = True
+        self,
+        sink: IO[bytes],
+        item_id: str | None = None,
+        *,
+        url: str | None = None,
+        verify_checksum: bool = True,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> DownloadResult:
-        return self.client.download_item(sink, item_id, url=url, verify_checksum=verify_checksum)
+        return self.client.download_item(
+            sink, item_id, url=url, verify_checksum=verify_checksum, connections=connections
+        )

@@ -14,6 +14,7 @@ from airflow.exceptions import AirflowFailException
 from airflow.sdk import Context, ObjectStoragePath
 
 from airflow_provider_oneatlas.client import api
+from airflow_provider_oneatlas.client.download import DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
@@ -93,6 +94,8 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     :param verify_checksum: check the md5 the API announces (default True).
     :param max_extract_ratio: refuse zip entries that expand more than this (default 100x).
     :param max_extract_size: refuse zips that expand to more bytes than this (default 64 GiB).
+    :param connections: parallel HTTP range connections for large files when the server accepts
+        ranges (default 8; memory stays below ``connections`` x 8 MiB); 1 forces a single stream.
 
     Returns a list of ``{"item_id", "path", "size", "md5"}`` (with ``"files"`` when extracted).
     """
@@ -112,6 +115,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         verify_checksum: bool = True,
         max_extract_ratio: float = 100.0,
         max_extract_size: int = 64 * 1024**3,
+        connections: int = DEFAULT_CONNECTIONS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -129,6 +133,9 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         self.verify_checksum = verify_checksum
         self.max_extract_ratio = max_extract_ratio
         self.max_extract_size = max_extract_size
+        if not isinstance(connections, int) or isinstance(connections, bool) or connections < 1:
+            raise ValidationError("connections", f"{connections!r} is not a number of connections", "a whole number, at least 1 (default 8)")
+        self.connections = connections
         self.oneatlas_stored_url: str | None = None
         if not is_templated(destination) and not isinstance(destination, ObjectStoragePath):
             to_destination(destination)
@@ -185,7 +192,11 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                 return {"item_id": item_id, "path": str(final), "size": remote.size, "md5": recorded, "skipped": True}
         with staged(final) as sink:
             result = self.hook.download_item(
-                sink, item_id if url is None else None, url=url, verify_checksum=self.verify_checksum
+                sink,
+                item_id if url is None else None,
+                url=url,
+                verify_checksum=self.verify_checksum,
+                connections=self.connections,
             )
         # The sidecar comes last: a present .md5 vouches for a complete object.
         with staged(checksum) as sink:
@@ -202,7 +213,11 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         # zipfile needs to seek, so the archive is staged in a local temporary file first.
         with tempfile.TemporaryFile(prefix="oneatlas-") as tmp:
             result = self.hook.download_item(
-                tmp, item_id if url is None else None, url=url, verify_checksum=self.verify_checksum
+                tmp,
+                item_id if url is None else None,
+                url=url,
+                verify_checksum=self.verify_checksum,
+                connections=self.connections,
             )
             tmp.seek(0)
             try:

@@ -34,6 +34,15 @@ def _classes(module: Module) -> list[Class]:
     return found
 
 
+def _mro(cls: Class) -> list[Class]:
+    # Bases outside the loaded package (Airflow's BaseOperator) are skipped by griffe; only an
+    # impossible linearization raises.
+    try:
+        return cls.mro()
+    except ValueError:
+        return []
+
+
 class InheritInitParameters(Extension):
     def on_package(self, *, pkg: Module, **kwargs: Any) -> None:
         for cls in _classes(pkg):
@@ -46,11 +55,7 @@ class InheritInitParameters(Extension):
                 continue
             known = {p.name for p in params}
             inherited: list[Parameter] = []
-            try:
-                mro = cls.mro()
-            except Exception:  # noqa: BLE001 - bases outside the package cannot be resolved
-                continue
-            for base in mro:
+            for base in _mro(cls):
                 base_init = base.members.get("__init__")
                 if base_init is None or base_init.is_alias or not base_init.is_function:
                     continue
