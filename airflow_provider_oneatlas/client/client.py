@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
@@ -83,10 +84,13 @@ class OneAtlasClient:
         *,
         api_version: int = 1,
         max_results: int | None = None,
+        page_concurrency: int = 4,
         **filters: Any,
     ) -> Iterator[ImageSummary]:
         """Every result, 500 a page. Past the API's 10,000-result cap the acquisition-date range is
-        split in halves (half-open, so no image is seen twice) until each slice fits under the cap."""
+        split in halves (half-open, so no image is seen twice) until each slice fits under the cap.
+        Once a slice's first page gives its size, its other pages are fetched ``page_concurrency``
+        at a time (results still come in order)."""
         query = query or api.SearchQuery(**filters)
         query = dataclasses.replace(query, items_per_page=api.MAX_ITEMS_PER_PAGE, start_page=1)
         query.validate()
@@ -95,7 +99,10 @@ class OneAtlasClient:
         end = end or (datetime.now(timezone.utc) + timedelta(days=1))
         seen: set[str] = set()
         count = 0
-        for feature in self._iter_slice(query, start, end, end_exclusive=False, api_version=api_version):
+        slices = self._iter_slice(
+            query, start, end, end_exclusive=False, api_version=api_version, concurrency=max(1, page_concurrency)
+        )
+        for feature in slices:
             if feature.id in seen:
                 continue
             seen.add(feature.id)
@@ -105,24 +112,43 @@ class OneAtlasClient:
                 return
 
     def _iter_slice(
-        self, query: api.SearchQuery, start: datetime, end: datetime, *, end_exclusive: bool, api_version: int
+        self,
+        query: api.SearchQuery,
+        start: datetime,
+        end: datetime,
+        *,
+        end_exclusive: bool,
+        api_version: int,
+        concurrency: int,
     ) -> Iterator[ImageSummary]:
         date_text = api.format_date_range(start, end, end_exclusive=end_exclusive)
         first = self._search_body(query.to_body(acquisition_date_override=date_text), api_version)
         if first.total_results >= api.SEARCH_RESULT_CAP and end - start > timedelta(seconds=2):
             middle = start + (end - start) / 2
             middle = middle.replace(microsecond=0)
-            yield from self._iter_slice(query, start, middle, end_exclusive=True, api_version=api_version)
-            yield from self._iter_slice(query, middle, end, end_exclusive=end_exclusive, api_version=api_version)
+            yield from self._iter_slice(
+                query, start, middle, end_exclusive=True, api_version=api_version, concurrency=concurrency
+            )
+            yield from self._iter_slice(
+                query, middle, end, end_exclusive=end_exclusive, api_version=api_version, concurrency=concurrency
+            )
             return
         yield from first.features
         pages = -(-min(first.total_results, api.SEARCH_RESULT_CAP) // api.MAX_ITEMS_PER_PAGE)
-        for page in range(2, pages + 1):
-            body = dataclasses.replace(query, start_page=page).to_body(acquisition_date_override=date_text)
-            result = self._search_body(body, api_version)
-            if not result.features:
-                break
-            yield from result.features
+        bodies = [
+            dataclasses.replace(query, start_page=page).to_body(acquisition_date_override=date_text)
+            for page in range(2, pages + 1)
+        ]
+        if not bodies:
+            return
+        if concurrency == 1:
+            results: Iterator[SearchPage] = (self._search_body(b, api_version) for b in bodies)
+            for result in results:
+                yield from result.features
+            return
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="oneatlas-search") as pool:
+            for result in pool.map(lambda b: self._search_body(b, api_version), bodies):
+                yield from result.features
 
     def _search_body(self, body: dict[str, Any], api_version: int) -> SearchPage:
         return api.parse_search(self.transport.json(api.search_call(body, api_version=api_version)))

@@ -563,12 +563,15 @@ class _ParallelDownload:
         try:
             while True:
                 with self._cond:
+                    waited = False
                     while (
                         not self._stopping
                         and self._next_part < self.parts
                         and self._next_part >= self._next_write + self.window
                     ):
-                        self.stats.window_waits += 1
+                        if not waited:
+                            self.stats.window_waits += 1
+                            waited = True
                         self._cond.wait()
                     if self._stopping or self._next_part >= self.parts:
                         return

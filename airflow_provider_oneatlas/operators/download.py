@@ -134,7 +134,9 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         self.max_extract_ratio = max_extract_ratio
         self.max_extract_size = max_extract_size
         if not isinstance(connections, int) or isinstance(connections, bool) or connections < 1:
-            raise ValidationError("connections", f"{connections!r} is not a number of connections", "a whole number, at least 1 (default 8)")
+            raise ValidationError(
+                "connections", f"{connections!r} is not a number of connections", "a whole number, at least 1"
+            )
         self.connections = connections
         self.oneatlas_stored_url: str | None = None
         if not is_templated(destination) and not isinstance(destination, ObjectStoragePath):

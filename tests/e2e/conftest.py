@@ -260,8 +260,13 @@ def run_dag(example_dags: dict[str, Any]) -> Any:
     ``dag.test()`` runs every task in this process, deferred ones included: the trigger runs inline.
     """
 
+    from airflow.models.dagbag import BundleDagBag
+
     def run(dag_id: str, conf: dict[str, Any] | None = None, **kwargs: Any) -> DagRunResult:
-        dag = example_dags[dag_id]
+        # Parsed afresh for every run: in one process, a run's conf leaks into the DAG's Param objects.
+        bag = BundleDagBag(dag_folder=str(EXAMPLE_DAGS / f"{dag_id}.py"), bundle_path=EXAMPLE_DAGS)
+        assert not bag.import_errors, bag.import_errors
+        dag = bag.dags[dag_id]
         started = time.monotonic()
         dr = dag.test(run_conf=conf, **kwargs)
         state = str(dr.state.value if hasattr(dr.state, "value") else dr.state)

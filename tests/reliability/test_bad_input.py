@@ -81,7 +81,7 @@ def check_rejected(env: Env, call: Call, field: str, *, at_parse: bool, aoi: boo
         )
     if error is None:
         when = "when the operator was constructed (DAG parse time)" if at_parse else "before any request"
-        pytest.fail(f"not refused {when}: got {outcome!r}")
+        pytest.fail(f"not refused {when}: got {repr(outcome)[:300]}")
     if aoi:
         assert isinstance(error, AoiError), f"an AOI problem should be an AoiError, got {type(error).__name__}"
     assert error.field == field, f"the error names {error.field!r}, the parameter at fault is {field!r}: {error}"
@@ -114,7 +114,7 @@ def _feature(geometry: Any) -> dict[str, Any]:
     return {"type": "Feature", "properties": {}, "geometry": geometry}
 
 
-#: (id, value, also refused by the search API?) The search API accepts points and lines.
+#: (id, value, also refused by a search?) The search API accepts points and lines, and no AOI.
 BAD_AOIS: list[tuple[str, Any, bool]] = [
     ("unclosed-ring", _poly(_RING[:-1]), True),
     ("too-short-ring", _poly([[1.30, 43.55], [1.40, 43.55], [1.30, 43.55]]), True),
@@ -130,7 +130,7 @@ BAD_AOIS: list[tuple[str, Any, bool]] = [
     ("empty-ring", {"type": "Polygon", "coordinates": [[]]}, True),
     ("empty-string", "", True),
     ("blank-string", "   ", True),
-    ("none", None, True),
+    ("none-for-an-order", None, False),  # no AOI is fine for a search, not for an order
     ("empty-dict", {}, True),
     ("point-for-an-order", {"type": "Point", "coordinates": [1.35, 43.6]}, False),
     ("linestring-for-an-order", {"type": "LineString", "coordinates": [[1.3, 43.55], [1.4, 43.62]]}, False),
@@ -512,6 +512,15 @@ RUN_TIME = [
         at_parse=False,
     ),
     case("destination-in-proc", "destination", _download_execute(lambda env: "/proc/oneatlas-imagery/"), at_parse=False),
+    case(
+        "destination-unknown-scheme-at-run-time",
+        "destination",
+        lambda env: _with(
+            OneAtlasDownloadOperator(task_id="d", item_ids=[ITEM_ID], destination="{{ params.where }}"),
+            destination="nosuchproto://bucket/imagery/",
+        ).execute(env.context),
+        at_parse=False,
+    ),
     case(
         "quicklook-destination-under-a-file",
         "destination",
