@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
-from xml.etree import ElementTree
 
 from airflow_provider_oneatlas.client.errors import (
     ApiError,
@@ -565,6 +564,8 @@ _OWS = "{http://www.opengis.net/ows/1.1}"
 
 
 def parse_wmts_capabilities(xml_text: str | bytes) -> WmtsCapabilities:
+    from xml.etree import ElementTree
+
     try:
         root = ElementTree.fromstring(xml_text)  # noqa: S314 - only OneAtlas answers, no DTDs expanded by etree
     except ElementTree.ParseError as exc:

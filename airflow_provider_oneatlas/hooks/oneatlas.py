@@ -203,6 +203,8 @@ class OneAtlasHook(BaseHook):
 
     @cached_property
     def client(self) -> OneAtlasClient:
+        from airflow_provider_oneatlas.client.client import OneAtlasClient
+
         return OneAtlasClient(self.config, on_token=_mask)
 
     def get_conn(self) -> OneAtlasClient:
@@ -214,6 +216,8 @@ class OneAtlasHook(BaseHook):
             config = self.config
         except OneAtlasError as exc:
             return False, f"Connection settings: {exc}"
+        from airflow_provider_oneatlas.client.client import OneAtlasClient
+
         # A person is waiting on the Test button: two quick attempts, not the full retry budget.
         config = config.with_overrides(retry=RetryPolicy(max_attempts=2, backoff_initial=0.2, backoff_max=1.0))
         client = OneAtlasClient(config, on_token=_mask)

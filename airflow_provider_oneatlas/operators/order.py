@@ -203,8 +203,8 @@ class OneAtlasOrderOperator(_ProductOperator):
         products = self.products()  # every input checked before any request
         budget = as_number(self.max_credits, "max_credits", lower=0, upper=1e12)
         ref = self._customer_ref(context)
+        api.order_body(self.kind or ORDER_KINDS[0], products, customer_ref=ref, tags=self.tags)  # validation only
         client = self.hook.client
-        body = client.order_body(products, kind=self.kind, customer_ref=ref, tags=self.tags)
 
         existing = client.find_orders(customer_ref=ref)
         if existing:
@@ -216,7 +216,7 @@ class OneAtlasOrderOperator(_ProductOperator):
                 ref,
             )
         else:
-            order = self._place(client, body, budget, ref)
+            order = self._place(client, products, budget, ref)
         self._remember(context, order)
         if not self.wait_for_completion:
             return self._result(order, products)
@@ -239,20 +239,22 @@ class OneAtlasOrderOperator(_ProductOperator):
             )
         return self._result(self._poll(order.id), products)
 
-    def _place(self, client: Any, body: dict[str, Any], budget: float | None, ref: str) -> Order:
-        price = api.parse_price(
-            client.transport.json(api.price_call({"kind": body["kind"], "products": body["products"]}))
-        )
+    def _place(self, client: Any, products: list[api.ProductSpec], budget: float | None, ref: str) -> Order:
+        # One read of the account serves both the order kind and the balance check.
+        account = client.get_me()
+        kind = self.kind or api.order_kind_for(client.get_subscriptions(account.contract_id), account)
+        body = api.order_body(kind, products, customer_ref=ref, tags=self.tags)
+        price = api.parse_price(client.transport.json(api.price_call({"kind": kind, "products": body["products"]})))
         if not price.is_orderable:
             raise AirflowFailException(f"OneAtlas says the order is not orderable ({price.orderable})")
         if budget is not None and price.credits > budget:
             raise AirflowFailException(
                 f"The order would cost {price.credits:g} credits, over the budget max_credits={budget:g}: not ordered"
             )
-        balance = client.get_balance()
-        if price.credits > balance:
+        if price.credits > account.balance:
             raise AirflowFailException(
-                f"The order would cost {price.credits:g} credits, more than the balance of {balance:g}: not ordered"
+                f"The order would cost {price.credits:g} credits, more than the balance of {account.balance:g}: "
+                "not ordered"
             )
         self.log.info("Ordering for %g credits (%.2f km2), customerRef %r", price.credits, price.area_km2, ref)
         try:

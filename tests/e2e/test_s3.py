@@ -1,0 +1,100 @@
+"""The acquisition DAG writing to S3 (moto on 127.0.0.1, never real AWS) through ``ObjectStoragePath``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import FOUND_RANGE, sandbox_get
+
+BUCKET = "oneatlas-imagery"
+
+
+@pytest.fixture
+def moto_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """A moto S3 server on a free loopback port; every AWS client of this process is pointed at it."""
+    from moto.server import ThreadedMotoServer
+
+    # Nothing of the machine's AWS setup may leak in: no credentials, profiles, config files or
+    # metadata service; and any client without an explicit endpoint still lands on moto.
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name.startswith("AIRFLOW_CONN_AWS"):
+            monkeypatch.delenv(name)
+    empty = tmp_path / "aws-empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        assert host == "127.0.0.1" and port > 0
+        endpoint = f"http://127.0.0.1:{port}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_AWS_MOTO",
+            json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+                }
+            ),
+        )
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_acquisition_to_s3(run_dag: Any, e2e_sandbox: Any, sandbox_conn: str, moto_s3: str) -> None:
+    s3 = s3_client(moto_s3)
+    s3.create_bucket(Bucket=BUCKET)
+
+    run = run_dag(
+        "oneatlas_acquisition",
+        {**FOUND_RANGE, "destination": f"s3://aws_moto@{BUCKET}/imagery/", "poll_interval": 1},
+    )
+
+    assert run.state == "success", run.task_states()
+    summary = run.xcom("summary")
+    (stored,) = summary["objects"]
+    item_id = stored["item_id"]
+    assert stored["path"].startswith(f"s3://aws_moto@{BUCKET}/imagery/") and stored["path"].endswith(f"/{item_id}.zip")
+
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+    zip_keys = [k for k in keys if k.endswith(".zip")]
+    assert len(zip_keys) == 1 and zip_keys[0].startswith("imagery/"), keys
+    assert zip_keys[0] + ".md5" in keys
+    assert not [k for k in keys if k.endswith(".partial")], keys
+
+    body = s3.get_object(Bucket=BUCKET, Key=zip_keys[0])["Body"].read()
+    truth = sandbox_get(e2e_sandbox.base_url, f"/_sandbox/items/{item_id}/file")
+    assert len(body) == truth["size"] == stored["size"]
+    assert hashlib.md5(body).hexdigest() == truth["md5"] == stored["md5"]
+
+    state = sandbox_get(e2e_sandbox.base_url, "/_sandbox/state")
+    assert len(state["orders"]) == 1 and len(state["debits"]) == 1
