@@ -180,9 +180,17 @@ def number_range(value: Any, field_name: str, *, lower: float, upper: float) -> 
     low, high = _range_bounds(value, field_name)
     bounds: list[float | None] = []
     for bound in (low, high):
-        if bound is None:
+        if bound is None or bound == "":
             bounds.append(None)
             continue
+        if isinstance(bound, str):
+            # A rendered template gives strings ("20"): take them when they are numbers.
+            try:
+                bound = float(bound)
+            except ValueError:
+                raise ValidationError(
+                    field_name, f"{bound!r} is not a number", f"numbers from {lower} to {upper}"
+                ) from None
         if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound != bound:
             raise ValidationError(field_name, f"{bound!r} is not a number", f"numbers from {lower} to {upper}")
         if not lower <= bound <= upper:

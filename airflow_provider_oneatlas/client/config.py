@@ -77,7 +77,7 @@ def normalize_base_url(url: str, *, field_name: str = "host") -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter for calls that are safe to repeat."""
+    """Exponential backoff with jitter for calls that are safe to repeat (see ``RetryPlanner``)."""
 
     max_attempts: int = 5
     backoff_initial: float = 0.5
@@ -104,7 +104,8 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Path of a CA bundle for TLS-intercepting proxies. TLS verification itself cannot be switched off.
     ca_bundle: str | None = None
-    #: Renew the token this many seconds before it expires.
+    #: Renew the token this many seconds before it expires, but never later than at 90% of its
+    #: life nor earlier than at half of it (so short-lived tokens are renewed in time too).
     token_renew_margin: float = 60.0
     #: Extra origins (scheme://host:port) that may receive the token, e.g. a second proxy.
     trusted_origins: frozenset[str] = frozenset()

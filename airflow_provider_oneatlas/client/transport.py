@@ -102,7 +102,9 @@ class RetryDecision:
 class RetryPlanner:
     """Decides, for one call, whether a failure is retried and after how long.
 
-    Full-jitter exponential backoff; a server's ``Retry-After`` is honoured as a minimum.
+    Exponential backoff with "equal jitter" (a delay drawn between half and all of the doubling cap,
+    so retries spread out but never come back at once); a server's ``Retry-After`` is honoured as
+    a minimum.
     A non-idempotent call (order creation) is retried only when the request provably never reached
     the server (connection refused, connect timeout) or was refused by the rate limiter (429).
     """

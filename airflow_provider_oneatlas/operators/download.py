@@ -89,15 +89,17 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     :param order_id: a delivered order's id, or the order operator's result (templated).
     :param item_ids: delivered item ids of the private workspace, instead of ``order_id`` (templated).
     :param extract: unpack the zip into ``<destination>/<item id>/`` instead of storing it.
-    :param overwrite: replace objects already there; default False skips items already stored with
-        a matching md5 (so a retried task does not download again).
+    :param overwrite: always download again; default False skips an item already stored whose
+        ``.md5`` sidecar and size match the server's (a retried task does not download again), and
+        replaces one that does not match. Extraction always writes (staged, file by file).
     :param verify_checksum: check the md5 the API announces (default True).
     :param max_extract_ratio: refuse zip entries that expand more than this (default 100x).
     :param max_extract_size: refuse zips that expand to more bytes than this (default 64 GiB).
     :param connections: parallel HTTP range connections for large files when the server accepts
         ranges (default 8; memory stays below ``connections`` x 8 MiB); 1 forces a single stream.
 
-    Returns a list of ``{"item_id", "path", "size", "md5"}`` (with ``"files"`` when extracted).
+    Returns a list of ``{"item_id", "path", "size", "md5"}``, with ``"skipped": True`` for an item
+    already stored, and ``"files"`` when extracted.
     """
 
     template_fields: Sequence[str] = ("destination", "order_id", "item_ids")

@@ -174,7 +174,8 @@ class OneAtlasOrderOperator(_ProductOperator):
         super().__init__(**kwargs)
         self.max_credits = max_credits
         self.customer_ref = customer_ref
-        self.tags = list(tags) if tags else []
+        # A bare string is one tag, not a list of letters; a template renders later.
+        self.tags: Any = [tags] if isinstance(tags, str) and not is_templated(tags) else (tags if tags else [])
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -183,7 +184,7 @@ class OneAtlasOrderOperator(_ProductOperator):
         if not is_templated(max_credits):
             as_number(max_credits, "max_credits", lower=0, upper=1e12)
         if not is_templated(self.tags):
-            api.check_tags(self.tags)
+            self.tags = api.check_tags(self.tags)
 
     def _customer_ref(self, context: Context) -> str:
         if self.customer_ref:
@@ -200,6 +201,7 @@ class OneAtlasOrderOperator(_ProductOperator):
         return ref
 
     def execute(self, context: Context) -> Any:
+        self.tags = api.check_tags(self.tags)  # a rendered template may be a string: one tag
         products = self.products()  # every input checked before any request
         budget = as_number(self.max_credits, "max_credits", lower=0, upper=1e12)
         ref = self._customer_ref(context)
@@ -234,7 +236,7 @@ class OneAtlasOrderOperator(_ProductOperator):
                     end_time=end_time,
                 ),
                 method_name="execute_complete",
-                kwargs={"image_ids": [p.item_id for p in products]},
+                kwargs={"image_ids": [p.item_id for p in products], "order_url": self.oneatlas_order_url},
                 timeout=timedelta(seconds=self.wait_timeout) if self.wait_timeout else None,
             )
         return self._result(self._poll(order.id), products)
@@ -299,7 +301,11 @@ class OneAtlasOrderOperator(_ProductOperator):
             "deliveries": [d.to_dict() for d in order.deliveries],
         }
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, image_ids: Any = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, image_ids: Any = None, order_url: str | None = None
+    ) -> Any:
+        # A resumed task is a new operator object: restore the link computed before deferring.
+        self.oneatlas_order_url = order_url
         orders = handle_trigger_event(event)
         order = orders[0]
         return {

@@ -132,6 +132,12 @@ class OrderPoller:
                     self.wake.clear()
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self.wake.wait(), timeout=interval)
+        except Exception as exc:
+            # Never leave a wait hanging: whatever killed the poll ends every wait with its reason.
+            log.exception("OneAtlas order poller failed")
+            for watch in list(self.watches):
+                watch.updates.put_nowait(Update(error=OneAtlasError(f"order status poll failed: {exc!r}")))
+            raise
         finally:
             if self._pollers.get(self.key) is self:
                 del self._pollers[self.key]

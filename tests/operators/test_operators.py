@@ -344,3 +344,18 @@ def test_quicklooks(oneatlas_conn: str, context: dict[str, Any], tmp_path: Path)
     for item in stored:
         data = Path(item["path"].removeprefix("file://")).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 64
+
+
+def test_a_bare_tag_is_one_tag() -> None:
+    op = OneAtlasOrderOperator(task_id="o", image_ids=["abc-123"], aoi=TOULOUSE_FIELD, tags="flood")
+    assert op.tags == ["flood"]
+    templated = OneAtlasOrderOperator(task_id="o", image_ids=["abc-123"], aoi=TOULOUSE_FIELD, tags="{{ params.tag }}")
+    assert templated.tags == "{{ params.tag }}"  # checked once rendered
+
+
+def test_rendered_range_strings_are_numbers(oneatlas_conn: str, context: dict[str, Any]) -> None:
+    # Without render_template_as_native_obj, "{{ params.max_cloud }}" renders to the string "20".
+    images = search(context, cloud_cover=("0", "20"), limit=3)
+    assert images and all(i["cloud_cover"] <= 20 for i in images)
+    with pytest.raises(ValidationError, match="cloud_cover"):
+        search(context, cloud_cover=("0", "twenty"))

@@ -91,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests read ``HostileServer.requests`` instead."""
 
     def _handle(self) -> None:
@@ -314,7 +314,7 @@ def file_answer(
     source: Path | bytes,
     *,
     md5: str | bool = True,
-    content_length: int | None | object = _ACTUAL,
+    content_length: int | object | None = _ACTUAL,
     extra_bytes: bytes = b"",
     chunked: bool = False,
     cut_after: int | None = None,

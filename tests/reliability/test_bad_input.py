@@ -34,7 +34,7 @@ OTHER_ID = "0f2b8c1e-5b7a-4c4e-8a51-3f6d2e9a7b10"
 
 @dataclass
 class Env:
-    context: dict[str, Any]
+    context: Any
     tmp: Path
     a_file: Path
     sandbox: SandboxServer
@@ -59,7 +59,7 @@ def env(
     module_sandbox: SandboxServer,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    context: dict[str, Any],
+    context: Any,
     http_log: list[tuple[str, str]],
 ) -> Env:
     set_connection(monkeypatch, module_sandbox.base_url, password=SANDBOX_KEY)
@@ -308,7 +308,9 @@ def _quicklook(**kwargs: Any) -> Call:
 
 PARSE_TIME = [
     # dates
-    case("dates-wrong-order", "acquisition_date", _search(acquisition_date=("2024-05-31", "2024-05-01")), at_parse=True),
+    case(
+        "dates-wrong-order", "acquisition_date", _search(acquisition_date=("2024-05-31", "2024-05-01")), at_parse=True
+    ),
     case("dates-dd/mm/yyyy", "acquisition_date", _search(acquisition_date=("01/05/2024", None)), at_parse=True),
     case("dates-month-13", "acquisition_date", _search(acquisition_date=("2024-13-01", None)), at_parse=True),
     case("dates-words", "acquisition_date", _search(acquisition_date=("yesterday", "today")), at_parse=True),
@@ -511,7 +513,9 @@ RUN_TIME = [
         _download_execute(lambda env: f"file://{env.a_file}/sub"),
         at_parse=False,
     ),
-    case("destination-in-proc", "destination", _download_execute(lambda env: "/proc/oneatlas-imagery/"), at_parse=False),
+    case(
+        "destination-in-proc", "destination", _download_execute(lambda env: "/proc/oneatlas-imagery/"), at_parse=False
+    ),
     case(
         "destination-unknown-scheme-at-run-time",
         "destination",
@@ -599,9 +603,7 @@ RUN_TIME = [
         "rendered-quicklook-results-without-id",
         "image_ids",
         lambda env: _with(
-            OneAtlasQuicklookOperator(
-                task_id="q", image_ids="{{ ti.xcom_pull('search') }}", destination=str(env.tmp)
-            ),
+            OneAtlasQuicklookOperator(task_id="q", image_ids="{{ ti.xcom_pull('search') }}", destination=str(env.tmp)),
             image_ids=[{"identifier": ITEM_ID}],
         ).execute(env.context),
         at_parse=False,

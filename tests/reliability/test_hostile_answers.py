@@ -104,9 +104,7 @@ def raise_clearly(action: Callable[[], Any], expected: tuple[type[BaseException]
 DEEP_JSON = b"[" * 200_000 + b"]" * 200_000
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + b"".join(
-        f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "&lol;") * 10}">'.encode() for i in range(1, 10)
-    )
+    + b"".join(f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "&lol;") * 10}">'.encode() for i in range(1, 10))
     + b']><Capabilities xmlns="http://www.opengis.net/wmts/1.0">&lol9;</Capabilities>'
 )
 XXE = (
@@ -164,7 +162,9 @@ def answer(route: tuple[str, str], responder: Responder, action: Callable[[OneAt
 
 MALFORMED = [
     answer(SEARCH, raw_answer(b'{"features": [{"type": "Feat'), _search, "search-truncated-json"),
-    answer(SEARCH, raw_answer(b"<html><body>Bad gateway</body></html>", content_type="text/html"), _search, "search-html"),
+    answer(
+        SEARCH, raw_answer(b"<html><body>Bad gateway</body></html>", content_type="text/html"), _search, "search-html"
+    ),
     answer(SEARCH, raw_answer(b""), _search, "search-empty-body"),
     answer(SEARCH, raw_answer(DEEP_JSON), _search, "search-deeply-nested-json"),
     answer(SEARCH, raw_answer(b"\xff\xfe{not utf-8"), _search, "search-not-utf8"),
@@ -193,8 +193,18 @@ MALFORMED = [
     answer(ORDER, json_answer({"status": "delivered", "deliveries": []}), _get_order, "order-without-id"),
     answer(ORDER, json_answer({"id": ORDER_ID, "deliveries": []}), _get_order, "order-without-status"),
     answer(ORDER, json_answer({"id": ORDER_ID, "status": 5}), _get_order, "order-status-not-a-string"),
-    answer(ORDER, json_answer({"id": ORDER_ID, "status": "delivered", "deliveries": "x"}), _get_order, "order-deliveries-not-a-list"),
-    answer(ORDER, json_answer({"id": ORDER_ID, "status": "delivered", "deliveries": ["x"]}), _get_order, "order-delivery-not-an-object"),
+    answer(
+        ORDER,
+        json_answer({"id": ORDER_ID, "status": "delivered", "deliveries": "x"}),
+        _get_order,
+        "order-deliveries-not-a-list",
+    ),
+    answer(
+        ORDER,
+        json_answer({"id": ORDER_ID, "status": "delivered", "deliveries": ["x"]}),
+        _get_order,
+        "order-delivery-not-an-object",
+    ),
     answer(ORDER, json_answer([ORDER_ID]), _get_order, "order-a-list"),
     answer(CREATE, json_answer({"status": "ordered"}), _create_order, "created-order-without-id"),
     answer(CREATE, raw_answer(b"OK"), _create_order, "created-order-not-json"),
@@ -241,25 +251,21 @@ def test_error_answer_with_garbage_body_is_a_clear_api_error(hostile: HostileSer
 # --------------------------------------------------------------------------------------------------
 
 
-def test_search_operator_on_an_answer_without_features(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any]
-) -> None:
+def test_search_operator_on_an_answer_without_features(hostile: HostileServer, hostile_conn: str, context: Any) -> None:
     hostile.route(*SEARCH, json_answer({"totalResults": 1}))
     raise_clearly(lambda: OneAtlasSearchOperator(task_id="s", aoi=TOULOUSE_FIELD).execute(context), (ResponseError,))
 
 
-def test_order_operator_on_a_broken_order_list(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any]
-) -> None:
+def test_order_operator_on_a_broken_order_list(hostile: HostileServer, hostile_conn: str, context: Any) -> None:
     hostile.route(*ORDERS, json_answer({"orders": []}))
     op = OneAtlasOrderOperator(task_id="order", image_ids=[ITEM_ID], aoi=TOULOUSE_FIELD, kind=KIND)
     raise_clearly(lambda: op.execute(context), (ResponseError,))
-    assert not hostile.requests_to("/api/v1/prices") and not [r for r in hostile.requests if r.method == "POST" and r.path == "/api/v1/orders"]
+    assert not hostile.requests_to("/api/v1/prices") and not [
+        r for r in hostile.requests if r.method == "POST" and r.path == "/api/v1/orders"
+    ]
 
 
-def test_order_operator_on_a_created_order_without_id(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any]
-) -> None:
+def test_order_operator_on_a_created_order_without_id(hostile: HostileServer, hostile_conn: str, context: Any) -> None:
     hostile.route(*ORDERS, json_answer(NO_ORDERS))
     hostile.route(*PRICE_ROUTE, json_answer(PRICE))
     hostile.route(*ME_ROUTE, json_answer(ME))
@@ -271,14 +277,14 @@ def test_order_operator_on_a_created_order_without_id(
     assert len(posts) == 1, "an order POST must never be repeated"
 
 
-def test_sensor_on_an_order_without_status(hostile: HostileServer, hostile_conn: str, context: dict[str, Any]) -> None:
+def test_sensor_on_an_order_without_status(hostile: HostileServer, hostile_conn: str, context: Any) -> None:
     hostile.route(*ORDER, json_answer({"id": ORDER_ID, "deliveries": []}))
     sensor = OneAtlasOrderSensor(task_id="wait", order_id=ORDER_ID, deferrable=False)
     raise_clearly(lambda: sensor.poke(context), (ResponseError,))
 
 
 def test_download_operator_on_a_delivered_order_without_links(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path
 ) -> None:
     hostile.route(*ORDER, json_answer(delivered_order(download_url=None)))
     op = OneAtlasDownloadOperator(task_id="d", order_id=ORDER_ID, destination=str(tmp_path / "dest"))
@@ -296,7 +302,7 @@ def test_download_operator_on_a_delivered_order_without_links(
     ],
 )
 def test_download_operator_on_a_link_with_a_hostile_item_id(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path, link: str
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path, link: str
 ) -> None:
     order = delivered_order(download_url=hostile.url(link), delivery_id="../../evil")
     hostile.route(*ORDER, json_answer(order))
@@ -315,14 +321,12 @@ def test_download_operator_on_a_link_with_a_hostile_item_id(
 # --------------------------------------------------------------------------------------------------
 
 
-def run_download(context: dict[str, Any], destination: Path, **kwargs: Any) -> Any:
+def run_download(context: Any, destination: Path, **kwargs: Any) -> Any:
     op = OneAtlasDownloadOperator(task_id="d", item_ids=[ITEM_ID], destination=str(destination), **kwargs)
     return op.execute(context)
 
 
-def test_md5_mismatch_keeps_nothing(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
-) -> None:
+def test_md5_mismatch_keeps_nothing(hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path) -> None:
     hostile.route("GET", DOWNLOAD_PATH, file_answer(good_zip(), md5="0" * 32))
     error = raise_clearly(lambda: run_download(context, tmp_path / "dest"), (ChecksumMismatchError,))
     assert "0" * 32 in str(error)
@@ -330,7 +334,7 @@ def test_md5_mismatch_keeps_nothing(
 
 
 def test_body_longer_than_its_content_length_keeps_nothing(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path
 ) -> None:
     """The server sends twice what it announces; its md5 is of everything it sent."""
     body = good_zip()
@@ -341,7 +345,7 @@ def test_body_longer_than_its_content_length_keeps_nothing(
 
 
 def test_stream_past_the_announced_size_is_cut_off(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path
 ) -> None:
     """Chunked, with a Content-Length of 100 kB beside it, and no end: the download must stop soon
     after the announced size, not read the 64 MiB the server is willing to send."""
@@ -353,7 +357,7 @@ def test_stream_past_the_announced_size_is_cut_off(
 
 
 def test_download_cut_short_every_time_keeps_nothing(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path
 ) -> None:
     body = good_zip()
     hostile.route("GET", DOWNLOAD_PATH, file_answer(body, cut_after=len(body) // 2))
@@ -362,7 +366,7 @@ def test_download_cut_short_every_time_keeps_nothing(
 
 
 def test_hostile_file_name_in_content_disposition_is_ignored(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path
 ) -> None:
     body = good_zip()
     hostile.route("GET", DOWNLOAD_PATH, file_answer(body, filename="../../evil.zip"))
@@ -460,7 +464,7 @@ def _extract_problems(
 def test_unsafe_zip_is_not_extracted(
     hostile: HostileServer,
     hostile_conn: str,
-    context: dict[str, Any],
+    context: Any,
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
     kind: str,
@@ -471,14 +475,18 @@ def test_unsafe_zip_is_not_extracted(
     hostile.route("GET", DOWNLOAD_PATH, file_answer(_evil_zip(kind, payloads, outside)))
     dest = tmp_path / "deep" / "dest"
     problems = _extract_problems(
-        lambda: run_download(context, dest, extract=True), (DownloadError, AirflowFailException), dest, tmp_path, outside
+        lambda: run_download(context, dest, extract=True),
+        (DownloadError, AirflowFailException),
+        dest,
+        tmp_path,
+        outside,
     )
     assert not problems, "\n".join(problems)
     assert hostile.requests_to(DOWNLOAD_PATH)
 
 
 def test_zip_bomb_is_not_extracted(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path, zip_bomb: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path, zip_bomb: Path
 ) -> None:
     assert zip_bomb.stat().st_size < 2 * MIB  # 200 MiB inside
     hostile.route("GET", DOWNLOAD_PATH, file_answer(zip_bomb))
@@ -492,7 +500,7 @@ def test_zip_bomb_is_not_extracted(
 
 
 def test_zip_bomb_through_an_order_link(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path, zip_bomb: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path, zip_bomb: Path
 ) -> None:
     hostile.route(*ORDER, json_answer(delivered_order(download_url=hostile.url(DOWNLOAD_PATH))))
     hostile.route("GET", DOWNLOAD_PATH, file_answer(zip_bomb))
@@ -505,7 +513,7 @@ def test_zip_bomb_through_an_order_link(
 
 
 def test_zip_over_the_extract_size_limit_is_not_extracted(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
+    hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path
 ) -> None:
     data = hashlib.sha256(b"seed").digest() * 200  # incompressible-ish, 6400 bytes
     payload = write_zip(tmp_path / "big.zip", [HONEST, ("IMG_PHR1A_P_001/IMG.JP2", data)])
@@ -523,9 +531,7 @@ def test_zip_over_the_extract_size_limit_is_not_extracted(
     assert not problems, "\n".join(problems)
 
 
-def test_not_a_zip_is_refused_clearly(
-    hostile: HostileServer, hostile_conn: str, context: dict[str, Any], tmp_path: Path
-) -> None:
+def test_not_a_zip_is_refused_clearly(hostile: HostileServer, hostile_conn: str, context: Any, tmp_path: Path) -> None:
     hostile.route("GET", DOWNLOAD_PATH, file_answer(b"<html>Your session expired</html>" * 100))
     dest = tmp_path / "dest"
     error = raise_clearly(lambda: run_download(context, dest, extract=True), (AirflowFailException, DownloadError))

@@ -1,0 +1,302 @@
+"""Download throughput: the provider against ``curl``, same sandbox, same file, same disk, same run.
+
+The sandbox runs in a child process (``SandboxProcess``) and serves one delivered zip of ``--size``
+bytes (default 1 GiB; ``--size 256M`` for a quicker run):
+
+(a) no throttle, one stream each: the provider (``connections=1``) writing a local file against
+    ``curl -s -o`` of the same URL into the same directory, alternating which goes first, best of
+    ``--rounds``. Goal: at least 0.9x curl's throughput.
+(b) the sandbox capped at ``--bandwidth`` bytes/s per connection (default 50 MB/s): the provider's
+    parallel ranged download (8 connections) against curl's single stream. Goal: at least 5x.
+    Then with ranges switched off on the sandbox: the provider must fall back to one stream and
+    still deliver the file intact (md5 verified).
+
+Prints the figures of both sides, their ratio and PASS/FAIL per goal; exits 1 on any FAIL.
+
+    .venv/bin/python benchmarks/bench_download.py [--size 1G] [--rounds 3] [--bandwidth 50e6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+KEY = "oneatlas-sandbox-key"
+FIELD = {
+    "type": "Polygon",
+    "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
+}
+MB = 1_000_000
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+def parse_size(text: str) -> int:
+    """``1G``, ``256M``, ``512MiB``, ``1048576``: binary units (1G = 1 GiB)."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    units = {"K": 1024, "M": MIB, "G": GIB}
+    if value and value[-1] in units:
+        return int(float(value[:-1]) * units[value[-1]])
+    return int(value)
+
+
+def human(size: int) -> str:
+    return f"{size / GIB:.2f} GiB" if size >= GIB else f"{size / MIB:.0f} MiB"
+
+
+def local_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # straight to 127.0.0.1, whatever proxy the environment names
+    return session
+
+
+def sandbox_patch(base_url: str, **changes: Any) -> None:
+    answer = local_session().patch(f"{base_url}/_sandbox/config", json=changes, timeout=30)
+    answer.raise_for_status()
+
+
+def make_client(base_url: str) -> Any:
+    from airflow_provider_oneatlas.client.client import OneAtlasClient
+    from airflow_provider_oneatlas.client.config import ClientConfig
+
+    client = OneAtlasClient(ClientConfig.for_base_url(KEY, base_url))
+    client.transport.session.trust_env = False
+    return client
+
+
+def delivered_item(client: Any, base_url: str) -> tuple[str, str, dict[str, Any]]:
+    """Order one image and return (item id, download URL, ground truth {md5, size}).
+
+    The ground truth request makes the sandbox build (and cache) the zip, so no download pays for it.
+    """
+    from airflow_provider_oneatlas.client import api
+
+    image = client.search(aoi=FIELD, processing_level="SENSOR", items_per_page=1).features[0]
+    order = client.create_order([api.ProductSpec(item_id=image.id, aoi=FIELD)], customer_ref="bench-download")
+    deadline = time.monotonic() + 60
+    while not (order := client.get_order(order.id)).is_terminal:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"order {order.id} not delivered within 60 s")
+        time.sleep(0.1)
+    delivery = order.deliveries[0]
+    truth = local_session().get(f"{base_url}/_sandbox/items/{delivery.item_id}/file", timeout=600).json()
+    return delivery.item_id, delivery.download_url, truth
+
+
+def start_sandbox(size: int, cache_dir: Path, **config: Any) -> Any:
+    from airflow_provider_oneatlas.sandbox.config import SandboxConfig
+    from airflow_provider_oneatlas.sandbox.server import SandboxProcess
+
+    settings: dict[str, Any] = {
+        "download_size": size,
+        "processing_after": 0.0,
+        "delivered_after": 0.0,
+        "cache_dir": str(cache_dir),
+    }
+    return SandboxProcess(SandboxConfig(**(settings | config))).start()
+
+
+def run_curl(url: str, token: str, target: Path) -> float:
+    """Seconds ``curl -s -o`` takes to fetch ``url`` into ``target``."""
+    command = ["curl", "-s", "-S", "-f", "--noproxy", "*", "-o", str(target), "-H", f"Authorization: Bearer {token}"]
+    started = time.perf_counter()
+    subprocess.run([*command, url], check=True)
+    return time.perf_counter() - started
+
+
+def run_curl_md5(url: str, token: str, target: Path) -> float:
+    """Seconds ``curl -s URL | tee target | md5sum`` takes: curl doing the provider's work (hashing)."""
+    pipeline = (
+        f"curl -s -S -f --noproxy '*' -H 'Authorization: Bearer {token}' '{url}' | tee '{target}' | md5sum > /dev/null"
+    )
+    started = time.perf_counter()
+    subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], check=True)
+    return time.perf_counter() - started
+
+
+def md5_ceiling(megabytes: int = 256) -> float:
+    """MB/s of hashlib's md5 on this machine right now: no md5-verified stream can go faster."""
+    block = os.urandom(MIB)
+    digest = hashlib.md5(usedforsecurity=False)
+    started = time.perf_counter()
+    for _ in range(megabytes):
+        digest.update(block)
+    return megabytes * MIB / (time.perf_counter() - started) / MB
+
+
+def run_provider(client: Any, url: str, target: Path, connections: int) -> tuple[float, Any, Any]:
+    """Seconds the provider takes to fetch ``url`` into ``target``; its result and stats.
+
+    ``download_to`` is what ``OneAtlasClient.download_item`` calls; used directly for its stats.
+    """
+    from airflow_provider_oneatlas.client import api, download
+
+    stats = download.DownloadStats()
+    started = time.perf_counter()
+    with target.open("wb") as sink:
+        result = download.download_to(
+            client.transport, api.download_call(url=url), sink, connections=connections, stats=stats
+        )
+    return time.perf_counter() - started, result, stats
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while block := handle.read(8 * MIB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--size", type=parse_size, default=GIB, help="zip size, e.g. 1G (default), 256M")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (a), best of them counts (default 3)")
+    parser.add_argument("--throttled-rounds", type=int, default=1, help="rounds of (b) (default 1)")
+    parser.add_argument("--bandwidth", type=float, default=50e6, help="bytes/s per connection in (b) (default 50e6)")
+    parser.add_argument("--connections", type=int, default=8, help="connections of the parallel download in (b)")
+    parser.add_argument("--workdir", default=tempfile.gettempdir(), help="where both sides write (same disk)")
+    args = parser.parse_args(argv)
+
+    if shutil.which("curl") is None:
+        print("FAIL: curl is not installed on this machine: the reference of this benchmark is missing.")
+        print("      Ask the lead to provide curl (the benchmark does not install anything).")
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="oneatlas-bench-download-", dir=args.workdir))
+    failures = 0
+    sandbox = None
+    try:
+        print(f"Building a {human(args.size)} delivered zip in the sandbox (child process)...", flush=True)
+        sandbox = start_sandbox(args.size, work / "sandbox-cache")
+        client = make_client(sandbox.base_url)
+        _, url, truth = delivered_item(client, sandbox.base_url)
+        size = int(truth["size"])
+        token = client.transport.token().access_token
+        curl_file, provider_file = work / "curl.zip", work / "provider.zip"
+
+        # (a) one stream each, no throttle, alternating order, best of N. Besides the goal's
+        # reference (plain curl), two figures that explain the result: curl doing the same work as
+        # the provider (hashing what it writes, through md5sum), and md5 alone on this machine.
+        curl_rates: list[float] = []
+        provider_rates: list[float] = []
+        curl_md5_rates: list[float] = []
+        md5_rates: list[float] = []
+        for round_number in range(args.rounds):
+            sides = ["curl", "provider", "curl+md5sum"]
+            if round_number % 2:
+                sides.reverse()
+            md5_rates.append(md5_ceiling())
+            for side in sides:
+                if side == "curl":
+                    seconds = run_curl(url, token, curl_file)
+                    if curl_file.stat().st_size != size:
+                        raise RuntimeError(f"curl wrote {curl_file.stat().st_size} bytes, not {size}")
+                    curl_rates.append(size / seconds / MB)
+                    curl_file.unlink()
+                elif side == "curl+md5sum":
+                    curl_md5_rates.append(size / run_curl_md5(url, token, curl_file) / MB)
+                    curl_file.unlink()
+                else:
+                    seconds, result, stats = run_provider(client, url, provider_file, connections=1)
+                    if not (result.verified and result.md5 == truth["md5"] and stats.mode == "single"):
+                        raise RuntimeError(f"provider download not verified: {result} {stats}")
+                    provider_rates.append(size / seconds / MB)
+                    provider_file.unlink()
+            print(
+                f"    round {round_number + 1}: curl {curl_rates[-1]:.1f} MB/s, "
+                f"provider {provider_rates[-1]:.1f} MB/s, curl+md5sum {curl_md5_rates[-1]:.1f} MB/s, "
+                f"md5 alone {md5_rates[-1]:.1f} MB/s",
+                flush=True,
+            )
+        ratio = max(provider_rates) / max(curl_rates)
+        ok = ratio >= 0.9
+        failures += not ok
+        print(
+            f"(a) single stream, no throttle, {human(size)}, best of {args.rounds}: provider "
+            f"{max(provider_rates):.1f} MB/s, curl {max(curl_rates):.1f} MB/s -> {ratio:.2f}x curl "
+            f"(goal >= 0.90x): {verdict(ok)}",
+            flush=True,
+        )
+        print(
+            f"    same work (md5 of every byte): curl+md5sum {max(curl_md5_rates):.1f} MB/s -> provider "
+            f"{max(provider_rates) / max(curl_md5_rates):.2f}x; md5 alone on this machine {max(md5_rates):.1f} MB/s "
+            f"-> provider at {max(provider_rates) / max(md5_rates):.0%} of the md5 ceiling",
+            flush=True,
+        )
+
+        # (b) throttled per connection: parallel ranged download against one curl stream.
+        sandbox_patch(sandbox.base_url, bandwidth=args.bandwidth)
+        curl_rates, provider_rates = [], []
+        connections_used = 0
+        for round_number in range(args.throttled_rounds):
+            sides = ["curl", "provider"] if round_number % 2 == 0 else ["provider", "curl"]
+            for side in sides:
+                if side == "curl":
+                    curl_rates.append(size / run_curl(url, token, curl_file) / MB)
+                    curl_file.unlink()
+                else:
+                    seconds, result, stats = run_provider(client, url, provider_file, connections=args.connections)
+                    if not (result.verified and result.md5 == truth["md5"] and stats.mode == "parallel"):
+                        raise RuntimeError(f"parallel download not verified: {result} {stats}")
+                    connections_used = stats.connections
+                    provider_rates.append(size / seconds / MB)
+                    provider_file.unlink()
+            print(
+                f"    round {round_number + 1}: curl {curl_rates[-1]:.1f} MB/s, provider {provider_rates[-1]:.1f} MB/s",
+                flush=True,
+            )
+        ratio = max(provider_rates) / max(curl_rates)
+        ok = ratio >= 5.0
+        failures += not ok
+        print(
+            f"(b) {args.bandwidth / MB:.0f} MB/s per connection, {human(size)}: provider "
+            f"{connections_used} connections {max(provider_rates):.1f} MB/s, "
+            f"curl one stream {max(curl_rates):.1f} MB/s -> {ratio:.2f}x curl "
+            f"(goal >= 5x): {verdict(ok)}",
+            flush=True,
+        )
+
+        # (b, fallback) ranges off: the same call falls back to one stream and stays correct.
+        sandbox_patch(sandbox.base_url, ranges=False)
+        seconds, result, stats = run_provider(client, url, provider_file, connections=args.connections)
+        ok = (
+            stats.mode == "single"
+            and result.verified
+            and result.md5 == truth["md5"]
+            and provider_file.stat().st_size == size
+            and file_md5(provider_file) == truth["md5"]
+        )
+        failures += not ok
+        rate = size / seconds / MB
+        print(
+            f"(b) ranges off, {args.connections} connections asked: provider used {stats.connections} stream "
+            f"({stats.mode}), {rate:.1f} MB/s -> {rate / max(curl_rates):.2f}x curl, md5 "
+            f"{'verified' if result.verified else 'NOT verified'}: {verdict(ok)}",
+            flush=True,
+        )
+        provider_file.unlink()
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    sys.exit(main())
