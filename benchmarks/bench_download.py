@@ -162,6 +162,12 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def load_line(when: str) -> str:
+    """The machine's load average: the figures are only comparable within one run on a shared box."""
+    one, five, fifteen = os.getloadavg()
+    return f"[{when}: load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs]"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size", type=parse_size, default=GIB, help="zip size, e.g. 1G (default), 256M")
@@ -169,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttled-rounds", type=int, default=1, help="rounds of (b) (default 1)")
     parser.add_argument("--bandwidth", type=float, default=50e6, help="bytes/s per connection in (b) (default 50e6)")
     parser.add_argument("--connections", type=int, default=8, help="connections of the parallel download in (b)")
+    parser.add_argument("--only", choices=("a", "b"), help="run only part (a) or part (b)")
     parser.add_argument("--workdir", default=tempfile.gettempdir(), help="where both sides write (same disk)")
     args = parser.parse_args(argv)
 
@@ -180,121 +187,141 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="oneatlas-bench-download-", dir=args.workdir))
     failures = 0
     sandbox = None
+    print(load_line("start"), flush=True)
     try:
         print(f"Building a {human(args.size)} delivered zip in the sandbox (child process)...", flush=True)
         sandbox = start_sandbox(args.size, work / "sandbox-cache")
         client = make_client(sandbox.base_url)
         _, url, truth = delivered_item(client, sandbox.base_url)
-        size = int(truth["size"])
         token = client.transport.token().access_token
-        curl_file, provider_file = work / "curl.zip", work / "provider.zip"
-
-        # (a) one stream each, no throttle, alternating order, best of N. Besides the goal's
-        # reference (plain curl), two figures that explain the result: curl doing the same work as
-        # the provider (hashing what it writes, through md5sum), and md5 alone on this machine.
-        curl_rates: list[float] = []
-        provider_rates: list[float] = []
-        curl_md5_rates: list[float] = []
-        md5_rates: list[float] = []
-        for round_number in range(args.rounds):
-            sides = ["curl", "provider", "curl+md5sum"]
-            if round_number % 2:
-                sides.reverse()
-            md5_rates.append(md5_ceiling())
-            for side in sides:
-                if side == "curl":
-                    seconds = run_curl(url, token, curl_file)
-                    if curl_file.stat().st_size != size:
-                        raise RuntimeError(f"curl wrote {curl_file.stat().st_size} bytes, not {size}")
-                    curl_rates.append(size / seconds / MB)
-                    curl_file.unlink()
-                elif side == "curl+md5sum":
-                    curl_md5_rates.append(size / run_curl_md5(url, token, curl_file) / MB)
-                    curl_file.unlink()
-                else:
-                    seconds, result, stats = run_provider(client, url, provider_file, connections=1)
-                    if not (result.verified and result.md5 == truth["md5"] and stats.mode == "single"):
-                        raise RuntimeError(f"provider download not verified: {result} {stats}")
-                    provider_rates.append(size / seconds / MB)
-                    provider_file.unlink()
-            print(
-                f"    round {round_number + 1}: curl {curl_rates[-1]:.1f} MB/s, "
-                f"provider {provider_rates[-1]:.1f} MB/s, curl+md5sum {curl_md5_rates[-1]:.1f} MB/s, "
-                f"md5 alone {md5_rates[-1]:.1f} MB/s",
-                flush=True,
-            )
-        ratio = max(provider_rates) / max(curl_rates)
-        ok = ratio >= 0.9
-        failures += not ok
-        print(
-            f"(a) single stream, no throttle, {human(size)}, best of {args.rounds}: provider "
-            f"{max(provider_rates):.1f} MB/s, curl {max(curl_rates):.1f} MB/s -> {ratio:.2f}x curl "
-            f"(goal >= 0.90x): {verdict(ok)}",
-            flush=True,
-        )
-        print(
-            f"    same work (md5 of every byte): curl+md5sum {max(curl_md5_rates):.1f} MB/s -> provider "
-            f"{max(provider_rates) / max(curl_md5_rates):.2f}x; md5 alone on this machine {max(md5_rates):.1f} MB/s "
-            f"-> provider at {max(provider_rates) / max(md5_rates):.0%} of the md5 ceiling",
-            flush=True,
-        )
-
-        # (b) throttled per connection: parallel ranged download against one curl stream.
-        sandbox_patch(sandbox.base_url, bandwidth=args.bandwidth)
-        curl_rates, provider_rates = [], []
-        connections_used = 0
-        for round_number in range(args.throttled_rounds):
-            sides = ["curl", "provider"] if round_number % 2 == 0 else ["provider", "curl"]
-            for side in sides:
-                if side == "curl":
-                    curl_rates.append(size / run_curl(url, token, curl_file) / MB)
-                    curl_file.unlink()
-                else:
-                    seconds, result, stats = run_provider(client, url, provider_file, connections=args.connections)
-                    if not (result.verified and result.md5 == truth["md5"] and stats.mode == "parallel"):
-                        raise RuntimeError(f"parallel download not verified: {result} {stats}")
-                    connections_used = stats.connections
-                    provider_rates.append(size / seconds / MB)
-                    provider_file.unlink()
-            print(
-                f"    round {round_number + 1}: curl {curl_rates[-1]:.1f} MB/s, provider {provider_rates[-1]:.1f} MB/s",
-                flush=True,
-            )
-        ratio = max(provider_rates) / max(curl_rates)
-        ok = ratio >= 5.0
-        failures += not ok
-        print(
-            f"(b) {args.bandwidth / MB:.0f} MB/s per connection, {human(size)}: provider "
-            f"{connections_used} connections {max(provider_rates):.1f} MB/s, "
-            f"curl one stream {max(curl_rates):.1f} MB/s -> {ratio:.2f}x curl "
-            f"(goal >= 5x): {verdict(ok)}",
-            flush=True,
-        )
-
-        # (b, fallback) ranges off: the same call falls back to one stream and stays correct.
-        sandbox_patch(sandbox.base_url, ranges=False)
-        seconds, result, stats = run_provider(client, url, provider_file, connections=args.connections)
-        ok = (
-            stats.mode == "single"
-            and result.verified
-            and result.md5 == truth["md5"]
-            and provider_file.stat().st_size == size
-            and file_md5(provider_file) == truth["md5"]
-        )
-        failures += not ok
-        rate = size / seconds / MB
-        print(
-            f"(b) ranges off, {args.connections} connections asked: provider used {stats.connections} stream "
-            f"({stats.mode}), {rate:.1f} MB/s -> {rate / max(curl_rates):.2f}x curl, md5 "
-            f"{'verified' if result.verified else 'NOT verified'}: {verdict(ok)}",
-            flush=True,
-        )
-        provider_file.unlink()
+        if args.only != "b":
+            failures += part_a(args, client, url, token, truth, work)
+        if args.only != "a":
+            failures += part_b(args, client, sandbox.base_url, url, token, truth, work)
     finally:
         if sandbox is not None:
             sandbox.stop()
         shutil.rmtree(work, ignore_errors=True)
+        print(load_line("end"), flush=True)
     return 1 if failures else 0
+
+
+def part_a(args: argparse.Namespace, client: Any, url: str, token: str, truth: dict[str, Any], work: Path) -> int:
+    """(a) one stream each, no throttle: the provider against curl; returns the number of FAILs."""
+    size = int(truth["size"])
+    curl_file, provider_file = work / "curl.zip", work / "provider.zip"
+    failures = 0
+    # (a) one stream each, no throttle, alternating order, best of N. Besides the goal's
+    # reference (plain curl), two figures that explain the result: curl doing the same work as
+    # the provider (hashing what it writes, through md5sum), and md5 alone on this machine.
+    curl_rates: list[float] = []
+    provider_rates: list[float] = []
+    curl_md5_rates: list[float] = []
+    md5_rates: list[float] = []
+    for round_number in range(args.rounds):
+        sides = ["curl", "provider", "curl+md5sum"]
+        if round_number % 2:
+            sides.reverse()
+        md5_rates.append(md5_ceiling())
+        for side in sides:
+            if side == "curl":
+                seconds = run_curl(url, token, curl_file)
+                if curl_file.stat().st_size != size:
+                    raise RuntimeError(f"curl wrote {curl_file.stat().st_size} bytes, not {size}")
+                curl_rates.append(size / seconds / MB)
+                curl_file.unlink()
+            elif side == "curl+md5sum":
+                curl_md5_rates.append(size / run_curl_md5(url, token, curl_file) / MB)
+                curl_file.unlink()
+            else:
+                seconds, result, stats = run_provider(client, url, provider_file, connections=1)
+                if not (result.verified and result.md5 == truth["md5"] and stats.mode == "single"):
+                    raise RuntimeError(f"provider download not verified: {result} {stats}")
+                provider_rates.append(size / seconds / MB)
+                provider_file.unlink()
+        print(
+            f"    round {round_number + 1}: curl {curl_rates[-1]:.1f} MB/s, "
+            f"provider {provider_rates[-1]:.1f} MB/s, curl+md5sum {curl_md5_rates[-1]:.1f} MB/s, "
+            f"md5 alone {md5_rates[-1]:.1f} MB/s",
+            flush=True,
+        )
+    ratio = max(provider_rates) / max(curl_rates)
+    ok = ratio >= 0.9
+    failures += not ok
+    print(
+        f"(a) single stream, no throttle, {human(size)}, best of {args.rounds}: provider "
+        f"{max(provider_rates):.1f} MB/s, curl {max(curl_rates):.1f} MB/s -> {ratio:.2f}x curl "
+        f"(goal >= 0.90x): {verdict(ok)}",
+        flush=True,
+    )
+    print(
+        f"    same work (md5 of every byte): curl+md5sum {max(curl_md5_rates):.1f} MB/s -> provider "
+        f"{max(provider_rates) / max(curl_md5_rates):.2f}x; md5 alone on this machine {max(md5_rates):.1f} MB/s "
+        f"-> provider at {max(provider_rates) / max(md5_rates):.0%} of the md5 ceiling",
+        flush=True,
+    )
+    return failures
+
+
+def part_b(
+    args: argparse.Namespace, client: Any, base_url: str, url: str, token: str, truth: dict[str, Any], work: Path
+) -> int:
+    """(b) capped per connection: parallel against one curl stream, then ranges off; number of FAILs."""
+    size = int(truth["size"])
+    curl_file, provider_file = work / "curl.zip", work / "provider.zip"
+    failures = 0
+    # (b) throttled per connection: parallel ranged download against one curl stream.
+    sandbox_patch(base_url, bandwidth=args.bandwidth)
+    curl_rates, provider_rates = [], []
+    connections_used = 0
+    for round_number in range(args.throttled_rounds):
+        sides = ["curl", "provider"] if round_number % 2 == 0 else ["provider", "curl"]
+        for side in sides:
+            if side == "curl":
+                curl_rates.append(size / run_curl(url, token, curl_file) / MB)
+                curl_file.unlink()
+            else:
+                seconds, result, stats = run_provider(client, url, provider_file, connections=args.connections)
+                if not (result.verified and result.md5 == truth["md5"] and stats.mode == "parallel"):
+                    raise RuntimeError(f"parallel download not verified: {result} {stats}")
+                connections_used = stats.connections
+                provider_rates.append(size / seconds / MB)
+                provider_file.unlink()
+        print(
+            f"    round {round_number + 1}: curl {curl_rates[-1]:.1f} MB/s, provider {provider_rates[-1]:.1f} MB/s",
+            flush=True,
+        )
+    ratio = max(provider_rates) / max(curl_rates)
+    ok = ratio >= 5.0
+    failures += not ok
+    print(
+        f"(b) {args.bandwidth / MB:.0f} MB/s per connection, {human(size)}: provider "
+        f"{connections_used} connections {max(provider_rates):.1f} MB/s, "
+        f"curl one stream {max(curl_rates):.1f} MB/s -> {ratio:.2f}x curl "
+        f"(goal >= 5x): {verdict(ok)}",
+        flush=True,
+    )
+
+    # (b, fallback) ranges off: the same call falls back to one stream and stays correct.
+    sandbox_patch(base_url, ranges=False)
+    seconds, result, stats = run_provider(client, url, provider_file, connections=args.connections)
+    ok = (
+        stats.mode == "single"
+        and result.verified
+        and result.md5 == truth["md5"]
+        and provider_file.stat().st_size == size
+        and file_md5(provider_file) == truth["md5"]
+    )
+    failures += not ok
+    rate = size / seconds / MB
+    print(
+        f"(b) ranges off, {args.connections} connections asked: provider used {stats.connections} stream "
+        f"({stats.mode}), {rate:.1f} MB/s -> {rate / max(curl_rates):.2f}x curl, md5 "
+        f"{'verified' if result.verified else 'NOT verified'}: {verdict(ok)}",
+        flush=True,
+    )
+    provider_file.unlink()
+    return failures
 
 
 if __name__ == "__main__":

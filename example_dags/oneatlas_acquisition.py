@@ -24,6 +24,8 @@ The default destination is ``$ONEATLAS_DESTINATION`` (read when the DAG is parse
 ``file:///tmp/oneatlas/imagery/``.
 """
 
+# At parse time XComArgs and templates stand in for the values tasks receive at run time.
+# mypy: disable-error-code="arg-type, index"
 from __future__ import annotations
 
 import os
@@ -70,6 +72,12 @@ class DownloadOperator(OneAtlasDownloadOperator):
 
 
 CONN_ID = "{{ params.conn_id }}"
+# Acquisition window: the Params, else the run's data interval. A manual run without a logical date
+# (Airflow 3's default) has no data interval: then the day before the run.
+WINDOW_START = "{{ params.start or dag_run.data_interval_start or dag_run.run_after - macros.timedelta(days=1) }}"
+WINDOW_END = "{{ params.end or dag_run.data_interval_end or dag_run.run_after }}"
+#: ``<destination>/<YYYY-MM-DD>/``: the logical date's day, else the day the run was triggered.
+DESTINATION = "{{ params.destination.rstrip('/') }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/"
 
 with DAG(
     dag_id="oneatlas_acquisition",
@@ -120,10 +128,7 @@ with DAG(
         task_id="search",
         oneatlas_conn_id=CONN_ID,
         aoi="{{ params.aoi }}",
-        acquisition_date=(
-            "{{ params.start or data_interval_start }}",
-            "{{ params.end or data_interval_end }}",
-        ),
+        acquisition_date=(WINDOW_START, WINDOW_END),
         processing_level="SENSOR",
         max_cloud_cover="{{ params.max_cloud_cover }}",
         min_coverage="{{ params.min_coverage }}",
@@ -141,7 +146,8 @@ with DAG(
         radiometric_processing="{{ params.radiometric_processing }}",
         max_credits="{{ params.max_credits }}",
         wait_for_completion=False,  # the sensor waits, in the triggerer
-        retries=0,  # a budget or balance refusal will not change by retrying
+        # Retries are safe: a retried try takes up the order an earlier try placed (customerRef), and
+        # a refusal over budget or balance fails at once, without retrying.
     )
 
     wait = OrderSensor(
@@ -158,7 +164,7 @@ with DAG(
         task_id="download",
         oneatlas_conn_id=CONN_ID,
         order_id=order.output["order_id"],
-        destination="{{ params.destination.rstrip('/') }}/{{ ds }}/",
+        destination=DESTINATION,
         outlets=[ACQUISITION_IMAGERY],
     )
 

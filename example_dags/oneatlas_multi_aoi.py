@@ -12,6 +12,8 @@ plan_searches -> search[aoi] -> plan_orders -> order[aoi with images] -> wait[..
 Every order is priced against the same per-order budget ``max_credits``.
 """
 
+# At parse time XComArgs and templates stand in for the values tasks receive at run time.
+# mypy: disable-error-code="arg-type, index"
 from __future__ import annotations
 
 import os
@@ -69,6 +71,12 @@ class DownloadOperator(OneAtlasDownloadOperator):
 
 
 CONN_ID = "{{ params.conn_id }}"
+# Acquisition window: the Params, else the run's data interval. A manual run without a logical date
+# (Airflow 3's default) has no data interval: then the day before the run.
+WINDOW_START = "{{ params.start or dag_run.data_interval_start or dag_run.run_after - macros.timedelta(days=1) }}"
+WINDOW_END = "{{ params.end or dag_run.data_interval_end or dag_run.run_after }}"
+#: ``<destination>/<YYYY-MM-DD>/``: the logical date's day, else the day the run was triggered.
+DESTINATION = "{{ params.destination.rstrip('/') }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/"
 
 with DAG(
     dag_id="oneatlas_multi_aoi",
@@ -113,7 +121,7 @@ with DAG(
     search = SearchOperator.partial(
         task_id="search",
         oneatlas_conn_id=CONN_ID,
-        acquisition_date=("{{ params.start or data_interval_start }}", "{{ params.end or data_interval_end }}"),
+        acquisition_date=(WINDOW_START, WINDOW_END),
         processing_level="SENSOR",
         max_cloud_cover="{{ params.max_cloud_cover }}",
         min_coverage="{{ params.min_coverage }}",
@@ -123,7 +131,9 @@ with DAG(
     ).expand_kwargs(plan_searches())
 
     @task
-    def plan_orders(found: Sequence[list[dict[str, Any]]], params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def plan_orders(
+        found: Sequence[list[dict[str, Any]]], params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """The ``order`` keyword arguments of the areas where the search found images."""
         plans = []
         for area, images in zip((params or {})["areas"], list(found), strict=True):
@@ -140,7 +150,6 @@ with DAG(
         oneatlas_conn_id=CONN_ID,
         max_credits="{{ params.max_credits }}",
         wait_for_completion=False,
-        retries=0,
     ).expand_kwargs(plan_orders(found=search.output))
 
     wait = OrderSensor.partial(
@@ -155,7 +164,7 @@ with DAG(
     download = DownloadOperator.partial(
         task_id="download",
         oneatlas_conn_id=CONN_ID,
-        destination="{{ params.destination.rstrip('/') }}/{{ ds }}/",
+        destination=DESTINATION,
         outlets=[MULTI_AOI_IMAGERY],
     ).expand(order_id=wait.output.map(lambda delivered: delivered["id"]))
 

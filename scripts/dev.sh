@@ -42,8 +42,8 @@ case "$cmd" in
     ;;
   demo)
     setup
-    airflow_env "$ROOT/.demo/airflow-home"
-    exec "$VENV/bin/python" -m airflow_provider_oneatlas.demo "$@"
+    # demo.py gives Airflow its own home (.demo/airflow-home) and DAGs folder (example_dags).
+    exec "$VENV/bin/python" scripts/demo.py "$@"
     ;;
   sandbox)
     setup

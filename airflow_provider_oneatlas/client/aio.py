@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from airflow_provider_oneatlas.client.transport import (
     auth_headers,
     check_trusted,
     resolve_url,
+    tls_failure,
 )
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,9 @@ class AsyncOneAtlasClient:
             url = resolve_url(self.config, call)
             response = await self._send_with_retries(call, url, None)
             if response.status_code >= 400:
-                raise api.auth_refused_error(response.status_code, response.content, response.headers, url)
+                raise api.auth_refused_error(
+                    response.status_code, response.content, response.headers, url, self.config.api_key
+                )
             token = api.parse_token(_json(response, url))
             self.stats["token_exchanges"] += 1
             if self.on_token:
@@ -106,7 +110,12 @@ class AsyncOneAtlasClient:
                 continue
             if response.status_code >= 400:
                 error = api.parse_error(
-                    response.status_code, response.content, response.headers, method=call.method, url=url
+                    response.status_code,
+                    response.content,
+                    response.headers,
+                    method=call.method,
+                    url=url,
+                    secrets=(self.config.api_key, token.access_token if token else ""),
                 )
                 if isinstance(error, AuthenticationError):
                     error = AuthenticationError(
@@ -133,6 +142,14 @@ class AsyncOneAtlasClient:
                     data=dict(call.form) if call.form else None,
                     headers=headers,
                 )
+            except httpx.ConnectError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc) or isinstance(exc.__cause__, ssl.SSLError):
+                    raise TransportError(tls_failure(url, exc)) from None
+                decision = planner.on_exception(exc, request_sent=False)
+                if not decision.retry:
+                    raise TransportError(
+                        f"{call.method} {url} failed: {type(exc).__name__} ({decision.reason})"
+                    ) from None
             except httpx.TransportError as exc:
                 decision = planner.on_exception(exc, request_sent=not isinstance(exc, _NOT_SENT))
                 if not decision.retry:
@@ -161,5 +178,5 @@ class AsyncOneAtlasClient:
 def _json(response: httpx.Response, url: str) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ResponseError(f"{url}: answer is not JSON (status {response.status_code})") from None

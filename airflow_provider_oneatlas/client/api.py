@@ -56,7 +56,7 @@ PRODUCT_TYPES = ("bundle", "pansharpened", "bundle-fs", "pansharpened-fs")
 RADIOMETRIC_PROCESSINGS = ("REFLECTANCE", "DISPLAY", "BASIC16")
 IMAGE_FORMATS = ("image/jp2", "image/geotiff")
 ORDER_STATUSES = ("ordered", "processing", "delivered", "failed", "error", "rejected")
-_CRS_RE = re.compile(r"^urn:ogc:def:crs:EPSG::(4326|326(0[1-9]|[1-5]\d|60)|327(0[1-9]|[1-5]\d|60))$")
+CRS_RE = re.compile(r"^urn:ogc:def:crs:EPSG::(4326|326(0[1-9]|[1-5]\d|60)|327(0[1-9]|[1-5]\d|60))$")
 _TAG_RE = re.compile(r"^[A-Za-z]+$")
 _SORT_KEY_RE = re.compile(r"^[+-]?[A-Za-z][A-Za-z0-9]*$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -648,7 +648,7 @@ class ProductSpec:
         from airflow_provider_oneatlas.client.geometry import to_aoi
 
         crs = self.crs_code.strip() if isinstance(self.crs_code, str) else self.crs_code
-        if not isinstance(crs, str) or not _CRS_RE.match(crs):
+        if not isinstance(crs, str) or not CRS_RE.match(crs):
             raise ValidationError("crs_code", f"unknown value {self.crs_code!r}", CRS_ACCEPTED)
         return {
             "productType": _choice(self.product_type, "product_type", PRODUCT_TYPES),
@@ -899,8 +899,26 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return _retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
 
 
+_BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_APIKEY_RE = re.compile(r"(?i)(apikey=)[^&\s\"']+")
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without the secrets a server might echo back (key, token, Authorization header)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _APIKEY_RE.sub(r"\1***", _BEARER_RE.sub(r"\1***", text))
+
+
 def parse_error(
-    status: int, body: bytes | str | None, headers: Mapping[str, str], *, method: str = "", url: str = ""
+    status: int,
+    body: bytes | str | None,
+    headers: Mapping[str, str],
+    *,
+    method: str = "",
+    url: str = "",
+    secrets: Iterable[str] = (),
 ) -> ApiError:
     """An HTTP error answer -> the matching ``ApiError``, with OneAtlas' message, hint and correlationId."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
@@ -917,6 +935,8 @@ def parse_error(
         correlation = doc.get("correlationId") or None
     if not message:
         message = text.strip()[:200] or "no error message in the answer"
+    message = scrub(str(message), secrets)
+    hint = scrub(str(hint), secrets) if hint else None
     correlation = correlation or headers.get("X-Ads-Correlation-Id") or headers.get("x-ads-correlation-id")
     kwargs: dict[str, Any] = {
         "method": method,
@@ -941,10 +961,10 @@ def parse_error(
 
 
 def auth_refused_error(
-    status: int, body: bytes | str | None, headers: Mapping[str, str], url: str
+    status: int, body: bytes | str | None, headers: Mapping[str, str], url: str, api_key: str = ""
 ) -> AuthenticationError:
     """The token endpoint refused the key. The key itself is never part of the message."""
-    base = parse_error(status, body, headers, method="POST", url=url)
+    base = parse_error(status, body, headers, method="POST", url=url, secrets=(api_key,))
     return AuthenticationError(
         status,
         f"the OneAtlas API key was refused ({base.message}); check the password field of the OneAtlas connection",

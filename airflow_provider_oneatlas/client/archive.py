@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -72,10 +73,13 @@ def iter_extract(
     (a lying header must not let a bomb through)."""
     for member in members:
         written = 0
-        with archive.open(member.name) as source, open_target(member) as target:
-            while data := source.read(chunk):
-                written += len(data)
-                if written > member.size:
-                    raise DownloadError(f"zip entry {member.name!r} is larger than its header says: not extracted")
-                target.write(data)
+        try:
+            with archive.open(member.name) as source, open_target(member) as target:
+                while data := source.read(chunk):
+                    written += len(data)
+                    if written > member.size:
+                        raise DownloadError(f"zip entry {member.name!r} is larger than its header says: not extracted")
+                    target.write(data)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise DownloadError(f"zip entry {member.name!r} is corrupt ({exc}): not extracted") from None
         yield member

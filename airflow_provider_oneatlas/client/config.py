@@ -7,6 +7,7 @@ configurable, and one base URL can stand for all services (the sandbox, or a cor
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +37,10 @@ KNOWN_ONEATLAS_ORIGINS: frozenset[str] = frozenset(
         "https://authenticate.foundation.api.oneatlas.airbus.com",
     }
 )
+
+#: Parallel HTTP Range connections per download when the server accepts ranges (see download.py).
+#: Kept here, not in download.py, so DAG files can use it without importing the HTTP client.
+DEFAULT_CONNECTIONS = 8
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -124,6 +129,11 @@ class ClientConfig:
                 f"service_urls: unknown service(s) {sorted(unknown)}; known: {', '.join(SERVICES)}"
             )
         object.__setattr__(self, "service_urls", urls)
+        if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
+            raise ConfigurationError(
+                f"ca_bundle: {self.ca_bundle!r} does not exist; give the path of a PEM file (or folder) of CA "
+                "certificates"
+            )
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ConfigurationError("timeout: must be a positive number of seconds")
 

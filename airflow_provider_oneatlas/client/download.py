@@ -7,17 +7,22 @@ Two ways, chosen from the first answer's headers:
   ``connections > 1``: the file is cut into parts of ``part_size`` (8 MiB) fetched with HTTP ``Range``
   requests on ``connections`` threads, each with its own HTTP session (its own connection pool) but
   the same token cache and trust rules (the token only ever goes to the configured OneAtlas origins;
-  a redirect to signed storage is followed without it). The calling thread writes the parts to the
-  sink **in order** and computes the md5 on the way, through a bounded reorder buffer: a part is
-  only started when it lies within ``connections`` parts of the next one to write, so at most
-  ``connections * part_size`` bytes (64 MiB by default) are ever held, whatever the file size. A part
-  whose connection is cut is resumed from the byte where it stopped.
+  a redirect to signed storage is followed without it; every part goes through
+  ``SyncTransport.request``). The calling thread writes the parts to the sink **in order** through a
+  bounded reorder buffer: a part is only started when it lies within ``connections`` parts of the
+  next one to write, so at most ``connections * part_size`` bytes (64 MiB by default) are ever held,
+  whatever the file size. A part whose connection is cut is resumed from the byte where it stopped.
 - **One stream** otherwise (``connections=1``, a server that does not accept ranges, a small file):
-  read in ``chunk_size`` blocks straight into one reused buffer (no per-chunk allocation or copy),
-  hashed and written by the calling thread. A cut connection is resumed with a ``Range`` request
-  from the byte where it stopped when the server accepts ranges; otherwise the transfer starts over,
-  which needs a seekable sink (a local temporary file; an object store's upload buffer does not
-  seek, so callers then retry whole).
+  read in ``chunk_size`` blocks straight into a few reused buffers (``readinto``: no per-chunk
+  allocation or copy). A cut connection is resumed with a ``Range`` request from the byte where it
+  stopped when the server accepts ranges; otherwise the transfer starts over, which needs a seekable
+  sink (a local temporary file; an object store's upload buffer does not seek, so callers then
+  retry whole).
+
+md5 is the main CPU cost of a download (about 600 MB/s on one core of a current server, slower than
+a fast local link), and writing a local file is the next: the md5 runs on a helper thread, in order,
+while the calling thread writes the same bytes, so a download costs the longer of the two rather
+than their sum.
 
 Why 8 connections by default: a single HTTP connection is often held well below the link's speed
 (per-connection caps of the storage behind the API, TCP windows on long round trips); 8 connections
@@ -36,8 +41,10 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
+import queue
 import re
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -47,6 +54,10 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_oneatlas.client import api
+
+# Connections of a parallel ranged download (the choice is explained above), re-exported; defined
+# with the configuration so that DAG files can name it without importing the HTTP client.
+from airflow_provider_oneatlas.client.config import DEFAULT_CONNECTIONS as DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ChecksumMismatchError, DownloadError, TransportError
 from airflow_provider_oneatlas.client.models import DownloadResult
 
@@ -56,12 +67,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
-#: Connections of a parallel ranged download (see the module documentation for the choice).
-DEFAULT_CONNECTIONS = 8
 #: Bytes per ranged request; the reorder buffer holds at most ``connections`` of them.
 PART_SIZE = 8 * 1024 * 1024
 #: Files smaller than this are fetched on one stream: the extra connections would not pay off.
 PARALLEL_THRESHOLD = 32 * 1024 * 1024
+#: Buffers of ``chunk_size`` a single stream cycles through (reading one while the previous are hashed).
+_SINGLE_BUFFERS = 4
 #: How long to wait for the worker threads to stop after a failure, before leaving them behind.
 _JOIN_TIMEOUT = 10.0
 
@@ -220,6 +231,63 @@ class _Body:
         self.response.close()
 
 
+class _Hasher:
+    """md5 on a helper thread, in submission order, so that hashing (the main CPU cost of a
+    download) runs alongside reading the network and writing the sink instead of after them.
+
+    ``submit`` hands over a view and returns a ticket; the view's memory must stay untouched until
+    ``wait(ticket)`` returns. hashlib releases the GIL while hashing, so this uses a second core.
+    """
+
+    def __init__(self) -> None:
+        self.digest = hashlib.md5(usedforsecurity=False)
+        self._queue: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._submitted = 0
+        self._done = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="oneatlas-download-md5", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (view := self._queue.get()) is not None:
+            try:
+                self.digest.update(view)
+            except BaseException as exc:  # pragma: no cover - md5 of a buffer does not fail
+                self._error = exc
+            with self._cond:
+                self._done += 1
+                self._cond.notify_all()
+
+    def submit(self, view: memoryview) -> int:
+        ticket = self._submitted
+        self._submitted += 1
+        self._queue.put(view)
+        return ticket
+
+    def wait(self, ticket: int | None = None) -> None:
+        """Until the view of ``ticket`` (default: every view submitted) is hashed."""
+        last = self._submitted - 1 if ticket is None else ticket
+        with self._cond:
+            while self._done <= last:
+                self._cond.wait()
+        if self._error is not None:  # pragma: no cover
+            raise self._error
+
+    def restart(self) -> None:
+        """Forget what was hashed (the transfer starts over)."""
+        self.wait()
+        self.digest = hashlib.md5(usedforsecurity=False)
+
+    def hexdigest(self) -> str:
+        self.wait()
+        return self.digest.hexdigest()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
 def download_to(
     transport: SyncTransport,
     call: api.ApiCall,
@@ -309,55 +377,74 @@ def _download_single(
     stats.mode = "single"
     stats.connections = 1
     stats.parts = 1
+    stats.buffer_limit = _SINGLE_BUFFERS * chunk_size
     expected_size = remote.size
-    digest = hashlib.md5(usedforsecurity=False)
-    buffer = bytearray(chunk_size)
-    view = memoryview(buffer)
+    hasher = _Hasher()
+    # A few buffers in turn: the network fills one while the md5 thread still hashes the previous.
+    buffer_size = min(chunk_size, max(expected_size or chunk_size, 1))
+    free: list[bytearray] = []
+    allocated = 0
+    hashing: deque[tuple[int, bytearray]] = deque()
     received = 0
     attempts = 1
     resumed_bytes = 0
-    while True:
-        body = _Body(response, chunk_size)
-        problem: str | None = None
-        try:
-            while True:
-                try:
-                    n = body.readinto(view)
-                except _READ_ERRORS as exc:
-                    problem = f"{type(exc).__name__} after {received} bytes"
+    try:
+        while True:
+            body = _Body(response, chunk_size)
+            problem: str | None = None
+            try:
+                while True:
+                    if not free and allocated < _SINGLE_BUFFERS:
+                        free.append(bytearray(buffer_size))
+                        allocated += 1
+                    if not free:
+                        ticket, buffer = hashing.popleft()
+                        hasher.wait(ticket)
+                        free.append(buffer)
+                    buffer = free.pop()
+                    try:
+                        n = body.readinto(memoryview(buffer))
+                    except _READ_ERRORS as exc:
+                        problem = f"{type(exc).__name__} after {received} bytes"
+                        free.append(buffer)
+                        break
+                    if not n:
+                        free.append(buffer)
+                        break
+                    received += n
+                    if expected_size is not None and received > expected_size:
+                        raise DownloadError(
+                            f"{remote.url} sent more than the {expected_size} bytes it announced: the file was not kept"
+                        )
+                    if max_size is not None and received > max_size:
+                        raise DownloadError(f"{remote.url} is larger than the limit of {max_size} bytes")
+                    chunk = memoryview(buffer)[:n]
+                    hashing.append((hasher.submit(chunk), buffer))
+                    _write_all(sink, chunk)
+            finally:
+                body.close()
+            if problem is None:
+                if expected_size is None or received == expected_size:
                     break
-                if not n:
-                    break
-                received += n
-                if expected_size is not None and received > expected_size:
-                    raise DownloadError(
-                        f"{remote.url} sent more than the {expected_size} bytes it announced: the file was not kept"
-                    )
-                if max_size is not None and received > max_size:
-                    raise DownloadError(f"{remote.url} is larger than the limit of {max_size} bytes")
-                chunk = view[:n]
-                digest.update(chunk)
-                _write_all(sink, chunk)
-        finally:
-            body.close()
-        if problem is None:
-            if expected_size is None or received == expected_size:
-                break
-            problem = f"connection closed after {received} of {expected_size} bytes"
-        if attempts > max_resumes:
-            raise DownloadError(f"{remote.url}: {problem}; gave up after {attempts} attempts")
-        attempts += 1
-        stats.resumes += 1
-        stats.requests += 1
-        response, resumed = _reopen(transport, call, remote, received, sink)
-        if resumed:
-            log.info("Download of %s cut (%s); resuming from byte %d", remote.url, problem, received)
-            resumed_bytes += received
-        else:
-            log.info("Download of %s cut (%s); the server does not resume, starting over", remote.url, problem)
-            digest = hashlib.md5(usedforsecurity=False)
-            received = 0
-    return _result(remote, received, digest.hexdigest(), verify_checksum, attempts, resumed_bytes)
+                problem = f"connection closed after {received} of {expected_size} bytes"
+            if attempts > max_resumes:
+                raise DownloadError(f"{remote.url}: {problem}; gave up after {attempts} attempts")
+            attempts += 1
+            stats.resumes += 1
+            stats.requests += 1
+            response, resumed = _reopen(transport, call, remote, received, sink)
+            if resumed:
+                log.info("Download of %s cut (%s); resuming from byte %d", remote.url, problem, received)
+                resumed_bytes += received
+            else:
+                log.info("Download of %s cut (%s); the server does not resume, starting over", remote.url, problem)
+                hasher.restart()
+                received = 0
+        actual = hasher.hexdigest()
+    finally:
+        hasher.close()
+    stats.allocated_bytes = allocated * buffer_size
+    return _result(remote, received, actual, verify_checksum, attempts, resumed_bytes)
 
 
 def _result(
@@ -416,10 +503,10 @@ def _reopen(
 def _worker_transport(parent: SyncTransport) -> SyncTransport:
     """A transport for one download thread: same configuration, token cache and trust rules as
     ``parent``, but its own ``requests`` session (sessions are not safe to share between threads)."""
-    from airflow_provider_oneatlas.client.transport import SyncTransport
+    from airflow_provider_oneatlas.client.transport import SyncTransport, new_session
 
     source = parent.session
-    session = requests.Session()
+    session = new_session()
     session.headers.clear()
     session.headers.update(source.headers)
     session.proxies = dict(source.proxies)
@@ -506,7 +593,7 @@ class _ParallelDownload:
         )
         workers: list[SyncTransport] = []
         threads: list[threading.Thread] = []
-        digest = hashlib.md5(usedforsecurity=False)
+        hasher = _Hasher()
         written = 0
         try:
             for number in range(self.connections):
@@ -526,8 +613,9 @@ class _ParallelDownload:
                     buffer = self._ready.pop(index)
                 _, length = self._part(index)
                 view = memoryview(buffer)[:length]
-                digest.update(view)
+                ticket = hasher.submit(view)  # hashed on the md5 thread while this one writes
                 _write_all(sink, view)
+                hasher.wait(ticket)
                 del view
                 written += length
                 with self._cond:
@@ -551,11 +639,11 @@ class _ParallelDownload:
             with self._cond:
                 self._free.clear()
                 self._ready.clear()
+            actual = hasher.hexdigest()
+            hasher.close()
         if written != self.size:  # pragma: no cover - every part is checked; kept as a last guard
             raise DownloadError(f"{self.remote.url}: wrote {written} of {self.size} bytes")
-        return _result(
-            self.remote, written, digest.hexdigest(), verify_checksum, 1 + self.stats.resumes, self._resumed_bytes
-        )
+        return _result(self.remote, written, actual, verify_checksum, 1 + self.stats.resumes, self._resumed_bytes)
 
     # -- the download threads ------------------------------------------------------------------------
 

@@ -15,12 +15,16 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 
 from airflow_provider_oneatlas.client import api
 from airflow_provider_oneatlas.client.config import ClientConfig, origin_of
 from airflow_provider_oneatlas.client.errors import (
     ApiError,
     AuthenticationError,
+    ResponseError,
     TransportError,
     UntrustedUrlError,
 )
@@ -49,6 +53,47 @@ def check_trusted(config: ClientConfig, url: str) -> None:
             f"OneAtlas services ({', '.join(sorted(config.allowed_origins))}); add it to the connection's "
             "'trusted_origins' extra if it really is a OneAtlas service"
         )
+
+
+class _QuietHTTPConnection(urllib3.connection.HTTPConnection):
+    # http.client prints every header (the bearer token too) when HTTPConnection.debuglevel is
+    # raised globally; the provider's connections keep their own level at 0.
+    debuglevel = 0
+
+
+class _QuietHTTPSConnection(urllib3.connection.HTTPSConnection):
+    debuglevel = 0
+
+
+class _QuietHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _QuietHTTPConnection
+
+
+class _QuietHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _QuietHTTPSConnection
+
+
+class QuietAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections never echo headers to stdout."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _QuietHTTPConnectionPool, "https": _QuietHTTPSConnectionPool}
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = {"http": _QuietHTTPConnectionPool, "https": _QuietHTTPSConnectionPool}
+        return manager
+
+
+def new_session() -> requests.Session:
+    """A requests session for OneAtlas: quiet connections, the provider's user agent."""
+    session = requests.Session()
+    adapter = QuietAdapter(pool_connections=4, pool_maxsize=16)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
 
 
 class TokenCache:
@@ -154,6 +199,14 @@ def sent_before_failure(exc: BaseException) -> bool:
     return True
 
 
+def tls_failure(url: str, exc: BaseException) -> str:
+    return (
+        f"the TLS certificate of {origin_of(url)} was not verified ({type(exc).__name__}: "
+        f"{str(exc)[:200]}); if a proxy re-signs the traffic, set the connection's 'ca_bundle' extra to its CA "
+        "bundle (TLS verification cannot be turned off)"
+    )
+
+
 def auth_headers(token: Token | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.access_token}"} if token else {}
 
@@ -171,7 +224,7 @@ class SyncTransport:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         # Proxy settings from the environment are honoured (corporate proxies); TLS verification is
         # always on: ``verify`` is True or a CA bundle path, never False.
         self.session.headers.setdefault("User-Agent", USER_AGENT)
@@ -195,12 +248,12 @@ class SyncTransport:
             url = resolve_url(self.config, call)
             response = self._send_with_retries(call, url, token=None, stream=False)
             if response.status_code >= 400:
-                raise api.auth_refused_error(response.status_code, response.content, response.headers, url)
+                raise api.auth_refused_error(
+                    response.status_code, response.content, response.headers, url, self.config.api_key
+                )
             try:
                 token = api.parse_token(response.json())
-            except ValueError:
-                from airflow_provider_oneatlas.client.errors import ResponseError
-
+            except (ValueError, RecursionError):
                 raise ResponseError("token answer is not JSON") from None
             self.stats["token_exchanges"] += 1
             if self.on_token:
@@ -236,6 +289,7 @@ class SyncTransport:
                     response.headers,
                     method=call.method,
                     url=response.url or url,
+                    secrets=self._secrets(token),
                 )
                 response.close()
                 if isinstance(error, AuthenticationError):
@@ -251,6 +305,9 @@ class SyncTransport:
                 raise error
             return response
 
+    def _secrets(self, token: Token | None) -> tuple[str, ...]:
+        return (self.config.api_key, token.access_token if token else "")
+
     def _send_with_retries(
         self,
         call: api.ApiCall,
@@ -264,6 +321,9 @@ class SyncTransport:
         while True:
             try:
                 response = self._send_following_redirects(call, url, token, stream, extra_headers)
+            except requests.exceptions.SSLError as exc:
+                # A certificate that does not verify will not verify on the next attempt either.
+                raise TransportError(tls_failure(url, exc)) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 decision = planner.on_exception(exc, request_sent=sent_before_failure(exc))
                 if not decision.retry:
@@ -332,9 +392,7 @@ class SyncTransport:
         response = self.request(call)
         try:
             return response.json()
-        except ValueError:
-            from airflow_provider_oneatlas.client.errors import ResponseError
-
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             raise ResponseError(
                 f"{call.method} {resolve_url(self.config, call)}: answer is not JSON "
                 f"(status {response.status_code}, {response.headers.get('Content-Type', 'no content type')})"

@@ -9,26 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from functools import cached_property
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_oneatlas.client import api
-from airflow_provider_oneatlas.client.client import OneAtlasClient
-from airflow_provider_oneatlas.client.config import SERVICES, ClientConfig, RetryPolicy, normalize_base_url
-from airflow_provider_oneatlas.client.download import DEFAULT_CONNECTIONS
-from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
-from airflow_provider_oneatlas.client.models import (
-    Account,
-    DownloadResult,
-    ImageSummary,
-    Order,
-    OrderPage,
-    Price,
-    SearchPage,
-    Subscription,
-    WmtsCapabilities,
+from airflow_provider_oneatlas.client.config import (
+    DEFAULT_CONNECTIONS,
+    SERVICES,
+    ClientConfig,
+    RetryPolicy,
+    normalize_base_url,
 )
+from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
+
+if TYPE_CHECKING:
+    # The HTTP client (requests) is imported when a task runs, never when a DAG file is parsed.
+    from airflow_provider_oneatlas.client import api
+    from airflow_provider_oneatlas.client.client import OneAtlasClient
+    from airflow_provider_oneatlas.client.models import (
+        Account,
+        DownloadResult,
+        ImageSummary,
+        Order,
+        OrderPage,
+        Price,
+        SearchPage,
+        Subscription,
+        WmtsCapabilities,
+    )
 
 #: Extras understood by the connection (anything else is refused, so typos do not pass silently).
 CONNECTION_EXTRAS: dict[str, str] = {

@@ -14,7 +14,7 @@ from airflow.exceptions import AirflowFailException
 from airflow.sdk import Context, ObjectStoragePath
 
 from airflow_provider_oneatlas.client import api
-from airflow_provider_oneatlas.client.download import DEFAULT_CONNECTIONS
+from airflow_provider_oneatlas.client.config import DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
@@ -42,10 +42,31 @@ def to_destination(value: Any) -> ObjectStoragePath:
     scheme = text.split("://", 1)[0]
     if not scheme.isalnum():
         raise ValidationError("destination", f"{value!r} has no valid URL scheme", DESTINATION_ACCEPTED)
+    import fsspec
+
+    try:
+        fsspec.get_filesystem_class(scheme)
+    except ValueError:
+        raise ValidationError(
+            "destination", f"no object store is known for {scheme}://", DESTINATION_ACCEPTED
+        ) from None
+    except ImportError:
+        pass  # a known store whose package is only installed on the workers: checked when the task runs
     try:
         return ObjectStoragePath(text)
     except Exception as exc:  # fsspec raises many kinds for unknown schemes
         raise ValidationError("destination", f"{value!r} cannot be opened: {exc}", DESTINATION_ACCEPTED) from None
+
+
+def prepare_destination(value: Any) -> ObjectStoragePath:
+    """The destination folder, checked and created, or a ``ValidationError`` naming it."""
+    root = to_destination(value)
+    _check_writable(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        raise ValidationError("destination", f"{root} cannot be created: {exc}", DESTINATION_ACCEPTED) from None
+    return root
 
 
 def _check_writable(root: ObjectStoragePath) -> None:
@@ -145,6 +166,8 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
             to_destination(destination)
         if order_id is not None and not is_templated(order_id):
             api.check_id(self._order_id_of(order_id), "order_id")
+        if item_ids is not None and not is_templated(item_ids):
+            image_ids_of(item_ids, "item_ids")
 
     @staticmethod
     def _order_id_of(value: Any) -> Any:
@@ -155,7 +178,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     def _downloads(self) -> list[tuple[str, str | None]]:
         """(item id, download URL) pairs to fetch."""
         if self.item_ids is not None:
-            return [(item_id, None) for item_id in image_ids_of(self.item_ids)]
+            return [(item_id, None) for item_id in image_ids_of(self.item_ids, "item_ids")]
         order_id = api.check_id(self._order_id_of(self.order_id), "order_id")
         order = self.hook.get_order(order_id)
         if not order.is_delivered:
@@ -170,9 +193,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         return pairs
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        root = to_destination(self.destination)
-        _check_writable(root)
-        root.mkdir(parents=True, exist_ok=True)
+        root = prepare_destination(self.destination)
         stored = []
         for item_id, url in self._downloads():
             api.check_id(item_id, "item_id")
@@ -237,8 +258,15 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                     final.parent.mkdir(parents=True, exist_ok=True)
                     return staged(final)
 
-                for member in iter_extract(archive, members, open_target):
-                    files.append({"path": str(target_root / member.name), "size": member.size})
+                try:
+                    for member in iter_extract(archive, members, open_target):
+                        files.append({"path": str(target_root / member.name), "size": member.size})
+                except BaseException:
+                    # All or nothing: files already in place must not pass for a complete delivery.
+                    for written in files:
+                        with contextlib.suppress(Exception):
+                            ObjectStoragePath(written["path"]).unlink()
+                    raise
         self.log.info("Extracted %d files of %s into %s", len(files), item_id, target_root)
         return {"item_id": item_id, "path": str(target_root), "size": result.size, "md5": result.md5, "files": files}
 
@@ -282,14 +310,13 @@ class OneAtlasQuicklookOperator(OneAtlasBaseOperator):
             image_ids_of(image_ids)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        root = to_destination(self.destination)
-        _check_writable(root)
-        root.mkdir(parents=True, exist_ok=True)
+        item_ids = image_ids_of(self.image_ids)  # checked before anything is created or sent
+        root = prepare_destination(self.destination)
         links = {}
         if isinstance(self.image_ids, (list, tuple)):
-            links = {i["id"]: i.get("links", {}).get("quicklook") for i in self.image_ids if isinstance(i, dict)}
+            links = {i["id"]: (i.get("links") or {}).get("quicklook") for i in self.image_ids if isinstance(i, dict)}
         stored = []
-        for item_id in image_ids_of(self.image_ids):
+        for item_id in item_ids:
             data = self.hook.client.get_quicklook(item_id, self.width, url=links.get(item_id))
             extension = ".png" if data[:8] == b"\x89PNG\r\n\x1a\n" else ".jpg"
             final = root / f"{item_id}_quicklook{extension}"

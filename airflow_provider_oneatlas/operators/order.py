@@ -25,16 +25,16 @@ from airflow_provider_oneatlas.sensors.oneatlas import handle_trigger_event
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
 
 
-def image_ids_of(value: Any) -> list[str]:
+def image_ids_of(value: Any, field: str = "image_ids") -> list[str]:
     """Image ids from an id, a list of ids, or the summaries returned by the search operator."""
     items = value if isinstance(value, (list, tuple)) else [value]
     ids = []
     for item in items:
         if isinstance(item, dict):
             item = item.get("id")
-        ids.append(api.check_id(item, "image_ids"))
+        ids.append(api.check_id(item, field))
     if not ids:
-        raise ValidationError("image_ids", "no image given", "an image id, a list of ids, or search results")
+        raise ValidationError(field, "no image given", "an image id, a list of ids, or search results")
     return ids
 
 
@@ -87,6 +87,8 @@ class _ProductOperator(OneAtlasBaseOperator):
                 f"unknown value {radiometric_processing!r}",
                 ", ".join(api.RADIOMETRIC_PROCESSINGS),
             )
+        if not is_templated(crs_code) and (not isinstance(crs_code, str) or not api.CRS_RE.match(crs_code.strip())):
+            raise ValidationError("crs_code", f"unknown value {crs_code!r}", api.CRS_ACCEPTED)
         if not is_templated(image_ids):
             image_ids_of(image_ids)
 
@@ -185,9 +187,11 @@ class OneAtlasOrderOperator(_ProductOperator):
             as_number(max_credits, "max_credits", lower=0, upper=1e12)
         if not is_templated(self.tags):
             self.tags = api.check_tags(self.tags)
+        if customer_ref is not None and not is_templated(customer_ref):
+            api.check_customer_ref(customer_ref)
 
     def _customer_ref(self, context: Context) -> str:
-        if self.customer_ref:
+        if self.customer_ref is not None:
             ref = api.check_customer_ref(self.customer_ref)
             assert ref is not None
             return ref

@@ -111,6 +111,7 @@ def test_without_ranges_it_falls_back_to_one_stream(sandbox: Any) -> None:
     result = fetch(client, url, sink, stats, connections=8)
     assert sink.getvalue() == data and result.verified and result.md5 == truth["md5"]
     assert (stats.mode, stats.requests, stats.resumes) == ("single", 1, 0)
+    assert 0 < stats.allocated_bytes <= stats.buffer_limit == 4 * download.CHUNK_SIZE
     assert [e["status"] for e in download_requests(sandbox, since)] == [200]
 
 

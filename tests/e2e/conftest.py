@@ -33,7 +33,6 @@ EMPTY_RANGE = {"start": "2017-01-01", "end": "2017-01-31"}
 # Set before any DAG is parsed; airflow.settings may already be imported, so it is patched too.
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 
 
 def _point_settings_at_example_dags() -> None:
@@ -95,7 +94,7 @@ def _shared_execution_api() -> Iterator[None]:
     from airflow.sdk.execution_time import supervisor
 
     original = supervisor.in_process_api_server
-    api = original()
+    api = original()  # type: ignore[no-untyped-call]
     supervisor.in_process_api_server = lambda: api
     yield
     supervisor.in_process_api_server = original
@@ -155,7 +154,7 @@ def sandbox_conn(e2e_sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
 def sandbox_get(base_url: str, path: str) -> Any:
     """GET a ``/_sandbox/`` document over HTTP (no proxy, no client of ours in the way)."""
     parts = urlsplit(base_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -192,10 +191,9 @@ class DagRunResult:
 
     def task_states(self) -> dict[str, str | list[str]]:
         """``task_id`` -> state (a list of states, by map index, for mapped tasks)."""
-        from sqlalchemy import select
-
         from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
+        from sqlalchemy import select
 
         states: dict[str, Any] = {}
         with create_session() as session:
@@ -212,6 +210,25 @@ class DagRunResult:
                 states.setdefault(task_id, []).append(value)
         return states
 
+    def rendered_map_indexes(self, task_id: str) -> list[str | None]:
+        """The names (``map_index_template``) of a mapped task's instances, by map index."""
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            return list(
+                session.scalars(
+                    select(TaskInstance.rendered_map_index)
+                    .where(
+                        TaskInstance.dag_id == self.dag_id,
+                        TaskInstance.run_id == self.run_id,
+                        TaskInstance.task_id == task_id,
+                    )
+                    .order_by(TaskInstance.map_index)
+                ).all()
+            )
+
     def xcom(self, task_id: str, key: str = "return_value", map_index: int | None = None) -> Any:
         values = self.xcoms(task_id, key)
         if map_index is None:
@@ -220,10 +237,9 @@ class DagRunResult:
         return values[map_index]
 
     def xcoms(self, task_id: str, key: str = "return_value") -> dict[int, Any]:
-        from sqlalchemy import select
-
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
+        from sqlalchemy import select
 
         with create_session() as session:
             rows = session.scalars(
@@ -234,18 +250,19 @@ class DagRunResult:
                     XComModel.key == key,
                 )
             ).all()
-            return {row.map_index: XComModel.deserialize_value(row) for row in rows}
+            return {int(row.map_index): XComModel.deserialize_value(row) for row in rows}
 
     def asset_events(self) -> list[Any]:
         """The asset events this run's tasks recorded (``AssetEvent`` rows, detached)."""
-        from sqlalchemy import select
-
         from airflow.models.asset import AssetEvent
         from airflow.utils.session import create_session
+        from sqlalchemy import select
 
         with create_session() as session:
             events = session.scalars(
-                select(AssetEvent).where(AssetEvent.source_dag_id == self.dag_id, AssetEvent.source_run_id == self.run_id)
+                select(AssetEvent).where(
+                    AssetEvent.source_dag_id == self.dag_id, AssetEvent.source_run_id == self.run_id
+                )
             ).all()
             for event in events:
                 _ = event.asset  # load before the session closes

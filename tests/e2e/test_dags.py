@@ -100,7 +100,8 @@ def test_acquisition_lands_the_zip_once(
 def test_downstream_etl_runs_on_the_asset_event(
     run_dag: Any, e2e_sandbox: Any, sandbox_conn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    acquisition = run_dag("oneatlas_acquisition", conf(tmp_path))
+    # No logical date, as `airflow dags trigger` does in Airflow 3: the folder is the run's day.
+    acquisition = run_dag("oneatlas_acquisition", conf(tmp_path), logical_date=None)
     assert acquisition.state == "success", acquisition.task_states()
     (event,) = acquisition.asset_events()
     (stored,) = event.extra["objects"]
@@ -124,6 +125,7 @@ def test_downstream_etl_runs_on_the_asset_event(
 
     assert run.state == "success", run.task_states()
     assert run.task_states() == {"deliveries": "success", "inspect": ["success"], "report": "success"}
+    assert run.rendered_map_indexes("inspect") == [stored["item_id"]]
     (delivery,) = run.xcom("deliveries")
     assert delivery["item_id"] == stored["item_id"] and delivery["order_id"] == event.extra["order_id"]
 
@@ -172,6 +174,7 @@ def test_multi_aoi_downloads_one_zip_per_area(
     assert run.state == "success", run.task_states()
     states = run.task_states()
     assert states["search"] == ["success"] * 3
+    assert run.rendered_map_indexes("search") == ["toulouse", "cavtat", "nowhere"]
     assert states["order"] == states["wait"] == states["download"] == ["success"] * 2
     searches = run.xcoms("search")
     assert [len(searches[i]) for i in range(3)] == [1, 1, 0]  # nothing over "nowhere": not ordered

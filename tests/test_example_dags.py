@@ -1,0 +1,113 @@
+"""The example DAGs parse cleanly, have the expected shape, and parse without heavy imports."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_DAGS = ROOT / "example_dags"
+
+EXPECTED_TASKS = {
+    "oneatlas_acquisition": {"search", "order", "wait", "download", "summary"},
+    "oneatlas_downstream_etl": {"deliveries", "inspect", "report"},
+    "oneatlas_multi_aoi": {"plan_searches", "search", "plan_orders", "order", "wait", "download", "summary"},
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> Any:
+    """The example DAGs as the DAG processor sees them (the bundle folder is on ``sys.path``)."""
+    from airflow.models.dagbag import BundleDagBag
+
+    return BundleDagBag(dag_folder=str(EXAMPLE_DAGS), bundle_path=EXAMPLE_DAGS, include_examples=False)
+
+
+def test_every_example_dag_imports(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == set(EXPECTED_TASKS)
+    files = {Path(dag.fileloc).name for dag in dagbag.dags.values()}
+    assert files == {f"{dag_id}.py" for dag_id in EXPECTED_TASKS}
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_TASKS))
+def test_expected_tasks(dagbag: Any, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    assert set(dag.task_ids) == EXPECTED_TASKS[dag_id]
+    assert "oneatlas" in dag.tags and dag.doc_md
+
+
+def test_acquisition_shape(dagbag: Any) -> None:
+    dag = dagbag.dags["oneatlas_acquisition"]
+    assert dag.catchup is False and dag.render_template_as_native_obj is True
+    chain = ["search", "order", "wait", "download", "summary"]
+    for upstream, downstream in itertools.pairwise(chain):
+        assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
+    params = dag.params
+    assert params["max_cloud_cover"] == 20 and params["min_coverage"] == 0.5 and params["max_images"] == 1
+    assert params["conn_id"] == "oneatlas_default" and params["start"] is None and params["end"] is None
+    assert params["aoi"]["type"] == "Polygon"
+    search = dag.get_task("search")
+    assert search.skip_if_empty is True and search.processing_level == "SENSOR"
+    wait = dag.get_task("wait")
+    assert wait.deferrable is True
+    # The conn_id Param reaches every OneAtlas task.
+    for task_id in ("search", "order", "wait", "download"):
+        task = dag.get_task(task_id)
+        assert task.oneatlas_conn_id == "{{ params.conn_id }}" and "oneatlas_conn_id" in task.template_fields
+    outlets = dag.get_task("download").outlets
+    assert [o.uri for o in outlets] == ["oneatlas://imagery/acquisition"]
+
+
+def test_downstream_is_scheduled_on_the_acquisition_asset(dagbag: Any) -> None:
+    acquisition = dagbag.dags["oneatlas_acquisition"]
+    downstream = dagbag.dags["oneatlas_downstream_etl"]
+    (asset,) = acquisition.get_task("download").outlets
+    assert [a for _, a in downstream.timetable.asset_condition.iter_assets()] == [asset]
+
+
+def test_multi_aoi_is_mapped(dagbag: Any) -> None:
+    dag = dagbag.dags["oneatlas_multi_aoi"]
+    for task_id in ("search", "order", "wait", "download"):
+        assert type(dag.get_task(task_id)).__name__ == "MappedOperator", task_id
+    assert [a["name"] for a in dag.params["areas"]] == ["toulouse", "cavtat"]
+
+
+def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> None:
+    """Parsing runs in the scheduler's DAG processor again and again: it must stay light."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from airflow.models.dagbag import BundleDagBag
+        bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[1], include_examples=False)
+        heavy = sorted(
+            m for m in sys.modules
+            if m.split(".")[0] in ("shapely", "pyproj")
+            or m.startswith("airflow_provider_oneatlas.sandbox")
+            or m == "airflow_provider_oneatlas.client.geometry"
+        )
+        print(json.dumps({"dags": sorted(bag.dag_ids), "errors": bag.import_errors, "heavy": heavy}))
+        """
+    )
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), AIRFLOW__CORE__LOAD_EXAMPLES="False")
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(EXAMPLE_DAGS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["errors"] == {}
+    assert report["dags"] == sorted(EXPECTED_TASKS)
+    assert report["heavy"] == [], f"parsing the example DAGs imported {report['heavy']}"
