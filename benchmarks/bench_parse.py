@@ -84,7 +84,10 @@ print(json.dumps(shapes))
 def run_child(code: str, *args: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n" + code, *args],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -97,7 +100,9 @@ def reference_dag(shapes: list[dict]) -> str:
         "from airflow.providers.standard.operators.empty import EmptyOperator",
     ]
     for index, shape in enumerate(shapes):
-        schedule = f"[{', '.join(f'Asset({u!r})' for u in shape['schedule_assets'])}]" if shape["schedule_assets"] else "None"
+        schedule = (
+            f"[{', '.join(f'Asset({u!r})' for u in shape['schedule_assets'])}]" if shape["schedule_assets"] else "None"
+        )
         lines.append(f"with DAG({shape['dag_id']!r}, schedule={schedule}) as dag_{index}:")
         names = {task_id: f"t{i}" for i, task_id in enumerate(shape["tasks"])}
         for task_id, name in names.items():
@@ -129,8 +134,10 @@ def main() -> int:
         provider.append(result["extra"])
         heavy.update(result["heavy"])
     extra_ms = 1000 * (statistics.median(provider) - statistics.median(base))
-    print(f"import airflow.sdk + provider operators: +{extra_ms:.1f} ms (median of {args.runs}); "
-          f"heavy modules imported: {sorted(heavy) or 'none'}")
+    print(
+        f"import airflow.sdk + provider operators: +{extra_ms:.1f} ms (median of {args.runs}); "
+        f"heavy modules imported: {sorted(heavy) or 'none'}"
+    )
     import_ok = extra_ms < 50 and not heavy
     print(f"goal: < 50 ms and no heavy module added at parse time: {'PASS' if import_ok else 'FAIL'}")
     ok &= import_ok
@@ -148,9 +155,11 @@ def main() -> int:
                 theirs.append(run_child(PARSE_CHILD, str(reference))["seconds"])
             ratio = statistics.median(ours) / statistics.median(theirs)
             tasks = sum(len(shape["tasks"]) for shape in shapes)
-            print(f"{dag_file.name:32s} {1000 * statistics.median(ours):7.1f} ms vs EmptyOperator shape "
-                  f"{1000 * statistics.median(theirs):7.1f} ms ({tasks} tasks): ratio {ratio:.2f}x "
-                  f"{'PASS' if ratio <= 1.2 else 'FAIL'}")
+            print(
+                f"{dag_file.name:32s} {1000 * statistics.median(ours):7.1f} ms vs EmptyOperator shape "
+                f"{1000 * statistics.median(theirs):7.1f} ms ({tasks} tasks): ratio {ratio:.2f}x "
+                f"{'PASS' if ratio <= 1.2 else 'FAIL'}"
+            )
             ok &= ratio <= 1.2
     return 0 if ok else 1
 

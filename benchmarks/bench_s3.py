@@ -234,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         with local.open("wb") as sink:
             client.download_item(sink, url=url)
 
+        # Warm-up, untimed: the first ObjectStoragePath resolves the Airflow connection and builds
+        # the s3fs filesystem (imports, session); boto3's client is already built.
+        warm = ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/warm-up")
+        with warm.open("wb") as sink:
+            sink.write(b"warm-up")
+        warm.unlink()
+
         provider_rates: list[float] = []
         boto3_rates: list[float] = []
         largest_file = temp_peak = 0

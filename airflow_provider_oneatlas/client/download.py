@@ -503,7 +503,7 @@ def _reopen(
 def _worker_transport(parent: SyncTransport) -> SyncTransport:
     """A transport for one download thread: same configuration, token cache and trust rules as
     ``parent``, but its own ``requests`` session (sessions are not safe to share between threads)."""
-    from airflow_provider_oneatlas.client.transport import SyncTransport, new_session
+    from airflow_provider_oneatlas.client.transport import QuietAdapter, SyncTransport, new_session
 
     source = parent.session
     session = new_session()
@@ -515,9 +515,9 @@ def _worker_transport(parent: SyncTransport) -> SyncTransport:
     session.auth = source.auth
     session.cookies = source.cookies.copy()
     for prefix, adapter in source.adapters.items():
-        if type(adapter) is not HTTPAdapter:
-            # A custom adapter (test double, retry policy, TLS settings) is kept; plain ones are
-            # fresh, so each thread has its own connection pool.
+        if type(adapter) not in (HTTPAdapter, QuietAdapter):
+            # A foreign adapter (test double, retry policy, TLS settings) is kept; the standard ones
+            # are fresh (new_session mounted them), so each thread has its own connection pool.
             session.mount(prefix, adapter)
     worker = SyncTransport(
         parent.config, session=session, token_cache=parent.tokens, on_token=parent.on_token, sleep=parent.sleep

@@ -45,20 +45,22 @@ def test_one_host_stands_for_every_service(fields: dict[str, Any], expected: str
     assert set(config_from_connection(conn(**fields)).service_urls.values()) == {expected}
 
 
-def test_per_service_urls_timeouts_and_retries_from_extras() -> None:
+def test_per_service_urls_timeouts_and_retries_from_extras(tmp_path: Any) -> None:
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     config = config_from_connection(
         conn(
             extra_dejson={
                 "search_url": "https://search.example",
                 "read_timeout": "5",
                 "max_attempts": 2,
-                "ca_bundle": "/etc/corp-ca.pem",
+                "ca_bundle": str(bundle),
             }
         )
     )
     assert config.service_urls["search"] == "https://search.example"
     assert config.service_urls["data"] == DEFAULT_SERVICE_URLS["data"]
-    assert config.read_timeout == 5 and config.retry.max_attempts == 2 and config.verify == "/etc/corp-ca.pem"
+    assert config.read_timeout == 5 and config.retry.max_attempts == 2 and config.verify == str(bundle)
 
 
 @pytest.mark.parametrize(
