@@ -29,7 +29,6 @@ The default destination is ``$ONEATLAS_DESTINATION`` (read when the DAG is parse
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -49,27 +48,6 @@ TOULOUSE_FIELD: dict[str, Any] = {
     "type": "Polygon",
     "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
 }
-
-# The provider's operators take ``oneatlas_conn_id`` as a plain value. These thin subclasses make it
-# (and the sensor's poll interval) templated, so the ``conn_id`` and ``poll_interval`` Params of a
-# run reach every task. With a fixed connection id, use the provider's classes directly.
-
-
-class SearchOperator(OneAtlasSearchOperator):
-    template_fields: Sequence[str] = (*OneAtlasSearchOperator.template_fields, "oneatlas_conn_id")
-
-
-class OrderOperator(OneAtlasOrderOperator):
-    template_fields: Sequence[str] = (*OneAtlasOrderOperator.template_fields, "oneatlas_conn_id")
-
-
-class OrderSensor(OneAtlasOrderSensor):
-    template_fields: Sequence[str] = (*OneAtlasOrderSensor.template_fields, "oneatlas_conn_id", "poll_interval")
-
-
-class DownloadOperator(OneAtlasDownloadOperator):
-    template_fields: Sequence[str] = (*OneAtlasDownloadOperator.template_fields, "oneatlas_conn_id")
-
 
 CONN_ID = "{{ params.conn_id }}"
 # Acquisition window: the Params, else the run's data interval. A manual run without a logical date
@@ -124,7 +102,7 @@ with DAG(
         "poll_interval": Param(5, type="number", minimum=1, description="Seconds between order status checks."),
     },
 ) as dag:
-    search = SearchOperator(
+    search = OneAtlasSearchOperator(
         task_id="search",
         oneatlas_conn_id=CONN_ID,
         aoi="{{ params.aoi }}",
@@ -137,7 +115,7 @@ with DAG(
         skip_if_empty=True,  # nothing new: skip the rest of the run, order nothing
     )
 
-    order = OrderOperator(
+    order = OneAtlasOrderOperator(
         task_id="order",
         oneatlas_conn_id=CONN_ID,
         image_ids=search.output,
@@ -150,7 +128,7 @@ with DAG(
         # a refusal over budget or balance fails at once, without retrying.
     )
 
-    wait = OrderSensor(
+    wait = OneAtlasOrderSensor(
         task_id="wait",
         oneatlas_conn_id=CONN_ID,
         order_id=order.output["order_id"],
@@ -160,7 +138,7 @@ with DAG(
         timeout=timedelta(days=2).total_seconds(),
     )
 
-    download = DownloadOperator(
+    download = OneAtlasDownloadOperator(
         task_id="download",
         oneatlas_conn_id=CONN_ID,
         order_id=order.output["order_id"],

@@ -54,22 +54,6 @@ AREAS: list[dict[str, Any]] = [
 # Templated connection id (and poll interval), so the Params reach every task: see oneatlas_acquisition.
 
 
-class SearchOperator(OneAtlasSearchOperator):
-    template_fields: Sequence[str] = (*OneAtlasSearchOperator.template_fields, "oneatlas_conn_id")
-
-
-class OrderOperator(OneAtlasOrderOperator):
-    template_fields: Sequence[str] = (*OneAtlasOrderOperator.template_fields, "oneatlas_conn_id")
-
-
-class OrderSensor(OneAtlasOrderSensor):
-    template_fields: Sequence[str] = (*OneAtlasOrderSensor.template_fields, "oneatlas_conn_id", "poll_interval")
-
-
-class DownloadOperator(OneAtlasDownloadOperator):
-    template_fields: Sequence[str] = (*OneAtlasDownloadOperator.template_fields, "oneatlas_conn_id")
-
-
 CONN_ID = "{{ params.conn_id }}"
 # Acquisition window: the Params, else the run's data interval. A manual run without a logical date
 # (Airflow 3's default) has no data interval: then the day before the run.
@@ -118,7 +102,7 @@ with DAG(
         """One ``search`` per area: its keyword arguments."""
         return [{"aoi": area["aoi"]} for area in (params or {})["areas"]]
 
-    search = SearchOperator.partial(
+    search = OneAtlasSearchOperator.partial(
         task_id="search",
         oneatlas_conn_id=CONN_ID,
         acquisition_date=(WINDOW_START, WINDOW_END),
@@ -145,14 +129,14 @@ with DAG(
             raise AirflowSkipException("No new image over any area: nothing to order")
         return plans
 
-    order = OrderOperator.partial(
+    order = OneAtlasOrderOperator.partial(
         task_id="order",
         oneatlas_conn_id=CONN_ID,
         max_credits="{{ params.max_credits }}",
         wait_for_completion=False,
     ).expand_kwargs(plan_orders(found=search.output))
 
-    wait = OrderSensor.partial(
+    wait = OneAtlasOrderSensor.partial(
         task_id="wait",
         oneatlas_conn_id=CONN_ID,
         deferrable=True,
@@ -161,7 +145,7 @@ with DAG(
         timeout=timedelta(days=2).total_seconds(),
     ).expand(order_id=order.output.map(lambda placed: placed["order_id"]))
 
-    download = DownloadOperator.partial(
+    download = OneAtlasDownloadOperator.partial(
         task_id="download",
         oneatlas_conn_id=CONN_ID,
         destination=DESTINATION,

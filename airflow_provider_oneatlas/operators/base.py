@@ -30,7 +30,8 @@ def default_deferrable() -> bool:
 class OneAtlasBaseOperator(BaseOperator):
     """Base of the OneAtlas operators.
 
-    :param oneatlas_conn_id: the OneAtlas connection (type ``oneatlas``).
+    :param oneatlas_conn_id: the OneAtlas connection (type ``oneatlas``; templated, so a DAG Param can
+        choose it).
     """
 
     def __init__(self, *, oneatlas_conn_id: str = OneAtlasHook.default_conn_name, **kwargs: Any) -> None:

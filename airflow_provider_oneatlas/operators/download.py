@@ -123,7 +123,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     already stored, and ``"files"`` when extracted.
     """
 
-    template_fields: Sequence[str] = ("destination", "order_id", "item_ids")
+    template_fields: Sequence[str] = ("oneatlas_conn_id", "destination", "order_id", "item_ids")
     operator_extra_links = (OneAtlasStoredObjectLink(),)
     ui_color = "#7fd6a6"
 
@@ -294,7 +294,7 @@ class OneAtlasQuicklookOperator(OneAtlasBaseOperator):
     Returns a list of ``{"item_id", "path", "size"}``.
     """
 
-    template_fields: Sequence[str] = ("image_ids", "destination")
+    template_fields: Sequence[str] = ("oneatlas_conn_id", "image_ids", "destination")
     ui_color = "#c9b3ff"
 
     def __init__(self, *, image_ids: Any, destination: Any, width: int | None = None, **kwargs: Any) -> None:

@@ -24,6 +24,9 @@ from airflow_provider_oneatlas.operators.search import as_number
 from airflow_provider_oneatlas.sensors.oneatlas import handle_trigger_event
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
 
+#: Order POSTs per try when each failure is followed by a lookup proving no order was placed.
+ORDER_POST_ATTEMPTS = 3
+
 
 def image_ids_of(value: Any, field: str = "image_ids") -> list[str]:
     """Image ids from an id, a list of ids, or the summaries returned by the search operator."""
@@ -42,6 +45,7 @@ class _ProductOperator(OneAtlasBaseOperator):
     """Parameters shared by pricing and ordering: the images, the AOI and the product options."""
 
     _product_fields: Sequence[str] = (
+        "oneatlas_conn_id",
         "image_ids",
         "aoi",
         "product_type",
@@ -263,15 +267,21 @@ class OneAtlasOrderOperator(_ProductOperator):
                 "not ordered"
             )
         self.log.info("Ordering for %g credits (%.2f km2), customerRef %r", price.credits, price.area_km2, ref)
-        try:
-            return client.create_order(body=body)  # type: ignore[no-any-return]
-        except (TransportError, ServerError):
-            # The POST may have reached OneAtlas even though the answer was lost: look before failing.
-            found = client.find_orders(customer_ref=ref)
-            if found:
-                self.log.warning("The order answer was lost but order %s exists: using it", found[0].id)
-                return found[0]  # type: ignore[no-any-return]
-            raise
+        for attempt in range(1, ORDER_POST_ATTEMPTS + 1):
+            try:
+                return client.create_order(body=body)  # type: ignore[no-any-return]
+            except (TransportError, ServerError) as exc:
+                # The POST may have reached OneAtlas even though the answer was lost: look first.
+                found = client.find_orders(customer_ref=ref)
+                if found:
+                    self.log.warning("The order answer was lost but order %s exists: using it", found[0].id)
+                    return found[0]  # type: ignore[no-any-return]
+                if attempt == ORDER_POST_ATTEMPTS:
+                    raise
+                # Proven absent: posting again cannot make a second order.
+                self.log.warning("Ordering failed (%s) and no order exists under %r: posting again", exc, ref)
+                time.sleep(min(2.0**attempt, 30.0))
+        raise AssertionError("unreachable")
 
     def _remember(self, context: Context, order: Order) -> None:
         links = order.raw.get("_links") if isinstance(order.raw.get("_links"), dict) else {}

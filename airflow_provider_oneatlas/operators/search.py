@@ -78,6 +78,7 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
     """
 
     template_fields: Sequence[str] = (
+        "oneatlas_conn_id",
         "aoi",
         "acquisition_date",
         "cloud_cover",

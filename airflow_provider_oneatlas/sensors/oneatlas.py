@@ -40,16 +40,17 @@ class OneAtlasOrderSensor(BaseSensorOperator):
     ``rejected``, with OneAtlas' message.
 
     :param order_id: the order to wait for (templated).
-    :param oneatlas_conn_id: the OneAtlas connection.
+    :param oneatlas_conn_id: the OneAtlas connection (templated).
     :param deferrable: wait in the triggerer instead of a worker slot; defaults to
         ``[operators] default_deferrable``.
-    :param poll_interval: seconds between status checks (also the sensor's ``poke_interval``).
+    :param poll_interval: seconds between status checks (also the sensor's ``poke_interval``; templated,
+        the rendered value paces the deferred wait).
     :param max_poll_interval: the deferred wait backs off up to this while the order does not move.
 
     Returns (XCom) the delivered order: id, status, price and deliveries with their download URLs.
     """
 
-    template_fields: Sequence[str] = ("order_id",)
+    template_fields: Sequence[str] = ("oneatlas_conn_id", "order_id", "poll_interval")
     ui_color = "#0b3d91"
 
     def __init__(
@@ -99,7 +100,7 @@ class OneAtlasOrderSensor(BaseSensorOperator):
             trigger=OneAtlasOrderTrigger(
                 order_ids=[self.order_id],
                 oneatlas_conn_id=self.oneatlas_conn_id,
-                poll_interval=self.poll_interval,
+                poll_interval=float(self.poll_interval),
                 max_poll_interval=self.max_poll_interval,
                 end_time=end_time,
             ),

@@ -359,3 +359,26 @@ def test_rendered_range_strings_are_numbers(oneatlas_conn: str, context: dict[st
     assert images and all(i["cloud_cover"] <= 20 for i in images)
     with pytest.raises(ValidationError, match="cloud_cover"):
         search(context, cloud_cover=("0", "twenty"))
+
+
+def test_failed_post_is_repeated_only_when_proven_absent(
+    oneatlas_conn: str, context: dict[str, Any], sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_oneatlas.client.client import OneAtlasClient
+    from airflow_provider_oneatlas.client.errors import ServerError
+
+    images = search(context, limit=1)
+    original = OneAtlasClient.create_order
+    calls = {"n": 0}
+
+    def flaky(self: OneAtlasClient, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:  # refused before anything was recorded, like a 503 from a gateway
+            raise ServerError(503, "Service temporarily unavailable")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(OneAtlasClient, "create_order", flaky)
+    monkeypatch.setattr("airflow_provider_oneatlas.operators.order.time.sleep", lambda s: None)
+    result = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD).execute(context)
+    state = sandbox_state(sandbox)
+    assert calls["n"] == 2 and [o["id"] for o in state["orders"]] == [result["order_id"]]

@@ -240,8 +240,10 @@ def test_worker_killed_after_order_post_orders_once(
         assert outcome["result"]["customer_ref"] == f"airflow:oneatlas_acquisition:order:{RUN_ID}"
         assert [d["orderId"] for d in state["debits"]] == [order["id"]]
         assert state["balance"] == balance_before - order["price"]
+        # The retry took the order up instead of posting again (the killed POST is logged once its
+        # held answer is sent into the closed socket, or not at all).
         log = sandbox_get(base_url, "/_sandbox/requests")["requests"]
-        assert sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("/orders")) == 1, (
+        assert sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("/orders")) <= 1, (
             "the retry posted a second order"
         )
 
@@ -339,9 +341,9 @@ def test_trigger_resumed_after_triggerer_killed(
 
         wait_until(polled, 30, "the trigger's first poll")
         time.sleep(max(0.0, 2.0 - (time.monotonic() - created)))
-        status = server.state.orders[order["order_id"]].status
+        (before_kill,) = sandbox_get(base_url, "/_sandbox/state")["orders"]  # statuses brought up to date
         first.sigkill()
-        assert status != "delivered", "the order was delivered before the triggerer was killed"
+        assert before_kill["status"] != "delivered", "the order was delivered before the triggerer was killed"
         assert not [tag for tag, _ in first.seen if tag == "EVENT"], first.seen
 
         # The triggerer restarts and rebuilds the trigger from its serialized kwargs.
