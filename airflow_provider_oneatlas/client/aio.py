@@ -14,7 +14,7 @@ import httpx
 
 from airflow_provider_oneatlas.client import api
 from airflow_provider_oneatlas.client.config import ClientConfig
-from airflow_provider_oneatlas.client.errors import AuthenticationError, ResponseError, TransportError
+from airflow_provider_oneatlas.client.errors import ResponseError, TransportError
 from airflow_provider_oneatlas.client.models import Order, OrderPage, Token
 from airflow_provider_oneatlas.client.transport import (
     TOKEN_CACHE,
@@ -23,6 +23,7 @@ from airflow_provider_oneatlas.client.transport import (
     TokenCache,
     auth_headers,
     check_trusted,
+    error_for,
     resolve_url,
     tls_failure,
 )
@@ -109,23 +110,7 @@ class AsyncOneAtlasClient:
                 reauthenticated = True
                 continue
             if response.status_code >= 400:
-                error = api.parse_error(
-                    response.status_code,
-                    response.content,
-                    response.headers,
-                    method=call.method,
-                    url=url,
-                    secrets=(self.config.api_key, token.access_token if token else ""),
-                )
-                if isinstance(error, AuthenticationError):
-                    error = AuthenticationError(
-                        error.status_code,
-                        f"the token was refused ({error.message}); check the API key of the OneAtlas connection",
-                        method=call.method,
-                        url=url,
-                        correlation_id=error.correlation_id,
-                    )
-                raise error
+                raise error_for(self.config, call, url, token, response.status_code, response.content, response.headers)
             return response
 
     async def _send_with_retries(self, call: api.ApiCall, url: str, token: Token | None) -> httpx.Response:

@@ -199,6 +199,38 @@ def sent_before_failure(exc: BaseException) -> bool:
     return True
 
 
+def error_for(
+    config: ClientConfig,
+    call: api.ApiCall,
+    url: str,
+    token: Token | None,
+    status: int,
+    content: bytes,
+    headers: Mapping[str, str],
+) -> ApiError:
+    """The exception for an HTTP error answer, shared by the sync and async transports: OneAtlas'
+    message, secrets scrubbed, and a refused token explained in the user's terms."""
+    error = api.parse_error(
+        status,
+        content,
+        headers,
+        method=call.method,
+        url=url,
+        secrets=(config.api_key, token.access_token if token else ""),
+    )
+    if isinstance(error, AuthenticationError):
+        return AuthenticationError(
+            error.status_code,
+            f"the token was refused ({error.message}); check that the API key in the OneAtlas "
+            "connection is valid and its contract active",
+            method=call.method,
+            url=url,
+            hint=error.hint,
+            correlation_id=error.correlation_id,
+        )
+    return error
+
+
 def tls_failure(url: str, exc: BaseException) -> str:
     return (
         f"the TLS certificate of {origin_of(url)} was not verified ({type(exc).__name__}: "
@@ -283,30 +315,18 @@ class SyncTransport:
                 reauthenticated = True
                 continue
             if response.status_code >= 400:
-                error = api.parse_error(
+                error = error_for(
+                    self.config,
+                    call,
+                    response.url or url,
+                    token,
                     response.status_code,
                     response.content,
                     response.headers,
-                    method=call.method,
-                    url=response.url or url,
-                    secrets=self._secrets(token),
                 )
                 response.close()
-                if isinstance(error, AuthenticationError):
-                    error = AuthenticationError(
-                        error.status_code,
-                        f"the token was refused ({error.message}); check that the API key in the OneAtlas "
-                        "connection is valid and its contract active",
-                        method=call.method,
-                        url=url,
-                        hint=error.hint,
-                        correlation_id=error.correlation_id,
-                    )
                 raise error
             return response
-
-    def _secrets(self, token: Token | None) -> tuple[str, ...]:
-        return (self.config.api_key, token.access_token if token else "")
 
     def _send_with_retries(
         self,
