@@ -10,10 +10,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Order kinds: a GB subscription needs the first, a tiles subscription the second.
-ORDER_KIND_GB = "order.data.gb.product"
-ORDER_KIND_TILES = "order.product"
-ORDER_KINDS = (ORDER_KIND_GB, ORDER_KIND_TILES, "order.data.product")
+from airflow_provider_oneatlas.client.query import ORDER_KIND_GB as ORDER_KIND_GB
+from airflow_provider_oneatlas.client.query import ORDER_KIND_TILES as ORDER_KIND_TILES
+from airflow_provider_oneatlas.client.query import ORDER_KINDS as ORDER_KINDS
 
 DELIVERED = "delivered"
 FAILURE_STATUSES = frozenset({"failed", "error", "rejected"})

@@ -13,7 +13,7 @@ from typing import IO, Any
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import Context, ObjectStoragePath
 
-from airflow_provider_oneatlas.client import api
+from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.client.config import DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
@@ -165,7 +165,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         if not is_templated(destination) and not isinstance(destination, ObjectStoragePath):
             to_destination(destination)
         if order_id is not None and not is_templated(order_id):
-            api.check_id(self._order_id_of(order_id), "order_id")
+            query.check_id(self._order_id_of(order_id), "order_id")
         if item_ids is not None and not is_templated(item_ids):
             image_ids_of(item_ids, "item_ids")
 
@@ -179,7 +179,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         """(item id, download URL) pairs to fetch."""
         if self.item_ids is not None:
             return [(item_id, None) for item_id in image_ids_of(self.item_ids, "item_ids")]
-        order_id = api.check_id(self._order_id_of(self.order_id), "order_id")
+        order_id = query.check_id(self._order_id_of(self.order_id), "order_id")
         order = self.hook.get_order(order_id)
         if not order.is_delivered:
             raise AirflowFailException(
@@ -196,7 +196,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         root = prepare_destination(self.destination)
         stored = []
         for item_id, url in self._downloads():
-            api.check_id(item_id, "item_id")
+            query.check_id(item_id, "item_id")
             if self.extract:
                 stored.append(self._extract(root, item_id, url))
             else:
@@ -303,7 +303,7 @@ class OneAtlasQuicklookOperator(OneAtlasBaseOperator):
         self.destination = destination
         self.width = width
         if width is not None:
-            api.quicklook_call("placeholder-id", width)  # checks the width now
+            query.check_width(width)
         if not is_templated(destination) and not isinstance(destination, ObjectStoragePath):
             to_destination(destination)
         if not is_templated(image_ids):

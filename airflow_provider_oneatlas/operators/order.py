@@ -6,23 +6,26 @@ import hashlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import Context
 
-from airflow_provider_oneatlas.client import api
+from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.client.errors import (
     ServerError,
     TransportError,
     ValidationError,
 )
-from airflow_provider_oneatlas.client.models import ORDER_KINDS, Order
+from airflow_provider_oneatlas.client.query import ORDER_KINDS
 from airflow_provider_oneatlas.links import OneAtlasOrderLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, default_deferrable, is_templated
 from airflow_provider_oneatlas.operators.search import as_number
 from airflow_provider_oneatlas.sensors.oneatlas import handle_trigger_event
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+
+if TYPE_CHECKING:
+    from airflow_provider_oneatlas.client.models import Order
 
 #: Order POSTs per try when each failure is followed by a lookup proving no order was placed.
 ORDER_POST_ATTEMPTS = 3
@@ -35,7 +38,7 @@ def image_ids_of(value: Any, field: str = "image_ids") -> list[str]:
     for item in items:
         if isinstance(item, dict):
             item = item.get("id")
-        ids.append(api.check_id(item, field))
+        ids.append(query.check_id(item, field))
     if not ids:
         raise ValidationError(field, "no image given", "an image id, a list of ids, or search results")
     return ids
@@ -76,29 +79,29 @@ class _ProductOperator(OneAtlasBaseOperator):
         self.kind = kind
         # Options are checked at parse time when they are plain values (no geometry library needed).
         for field, value, choices in (
-            ("product_type", product_type, api.PRODUCT_TYPES),
-            ("image_format", image_format, api.IMAGE_FORMATS),
+            ("product_type", product_type, query.PRODUCT_TYPES),
+            ("image_format", image_format, query.IMAGE_FORMATS),
             ("kind", kind, ORDER_KINDS),
         ):
             if value is not None and not is_templated(value) and value not in choices:
                 raise ValidationError(field, f"unknown value {value!r}", ", ".join(choices))
         if (
             not is_templated(radiometric_processing)
-            and str(radiometric_processing).upper() not in api.RADIOMETRIC_PROCESSINGS
+            and str(radiometric_processing).upper() not in query.RADIOMETRIC_PROCESSINGS
         ):
             raise ValidationError(
                 "radiometric_processing",
                 f"unknown value {radiometric_processing!r}",
-                ", ".join(api.RADIOMETRIC_PROCESSINGS),
+                ", ".join(query.RADIOMETRIC_PROCESSINGS),
             )
-        if not is_templated(crs_code) and (not isinstance(crs_code, str) or not api.CRS_RE.match(crs_code.strip())):
-            raise ValidationError("crs_code", f"unknown value {crs_code!r}", api.CRS_ACCEPTED)
+        if not is_templated(crs_code) and (not isinstance(crs_code, str) or not query.CRS_RE.match(crs_code.strip())):
+            raise ValidationError("crs_code", f"unknown value {crs_code!r}", query.CRS_ACCEPTED)
         if not is_templated(image_ids):
             image_ids_of(image_ids)
 
-    def products(self) -> list[api.ProductSpec]:
+    def products(self) -> list[query.ProductSpec]:
         return [
-            api.ProductSpec(
+            query.ProductSpec(
                 item_id=item_id,
                 aoi=self.aoi,
                 product_type=self.product_type,
@@ -190,13 +193,13 @@ class OneAtlasOrderOperator(_ProductOperator):
         if not is_templated(max_credits):
             as_number(max_credits, "max_credits", lower=0, upper=1e12)
         if not is_templated(self.tags):
-            self.tags = api.check_tags(self.tags)
+            self.tags = query.check_tags(self.tags)
         if customer_ref is not None and not is_templated(customer_ref):
-            api.check_customer_ref(customer_ref)
+            query.check_customer_ref(customer_ref)
 
     def _customer_ref(self, context: Context) -> str:
         if self.customer_ref is not None:
-            ref = api.check_customer_ref(self.customer_ref)
+            ref = query.check_customer_ref(self.customer_ref)
             assert ref is not None
             return ref
         ti = context["ti"]
@@ -209,11 +212,11 @@ class OneAtlasOrderOperator(_ProductOperator):
         return ref
 
     def execute(self, context: Context) -> Any:
-        self.tags = api.check_tags(self.tags)  # a rendered template may be a string: one tag
+        self.tags = query.check_tags(self.tags)  # a rendered template may be a string: one tag
         products = self.products()  # every input checked before any request
         budget = as_number(self.max_credits, "max_credits", lower=0, upper=1e12)
         ref = self._customer_ref(context)
-        api.order_body(self.kind or ORDER_KINDS[0], products, customer_ref=ref, tags=self.tags)  # validation only
+        query.order_body(self.kind or ORDER_KINDS[0], products, customer_ref=ref, tags=self.tags)  # validation only
         client = self.hook.client
 
         existing = client.find_orders(customer_ref=ref)
@@ -249,11 +252,13 @@ class OneAtlasOrderOperator(_ProductOperator):
             )
         return self._result(self._poll(order.id), products)
 
-    def _place(self, client: Any, products: list[api.ProductSpec], budget: float | None, ref: str) -> Order:
+    def _place(self, client: Any, products: list[query.ProductSpec], budget: float | None, ref: str) -> Order:
+        from airflow_provider_oneatlas.client import api  # response parsers: only when a task runs
+
         # One read of the account serves both the order kind and the balance check.
         account = client.get_me()
         kind = self.kind or api.order_kind_for(client.get_subscriptions(account.contract_id), account)
-        body = api.order_body(kind, products, customer_ref=ref, tags=self.tags)
+        body = query.order_body(kind, products, customer_ref=ref, tags=self.tags)
         price = api.parse_price(client.transport.json(api.price_call({"kind": kind, "products": body["products"]})))
         if not price.is_orderable:
             raise AirflowFailException(f"OneAtlas says the order is not orderable ({price.orderable})")
@@ -304,7 +309,7 @@ class OneAtlasOrderOperator(_ProductOperator):
             time.sleep(self.poll_interval)
 
     @staticmethod
-    def _result(order: Order, products: Sequence[api.ProductSpec]) -> dict[str, Any]:
+    def _result(order: Order, products: Sequence[query.ProductSpec]) -> dict[str, Any]:
         return {
             "order_id": order.id,
             "status": order.status,

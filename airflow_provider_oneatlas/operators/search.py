@@ -8,8 +8,8 @@ from typing import Any
 from airflow.exceptions import AirflowSkipException
 from airflow.sdk import Context
 
-from airflow_provider_oneatlas.client.api import SearchQuery
 from airflow_provider_oneatlas.client.errors import ValidationError
+from airflow_provider_oneatlas.client.query import SearchQuery
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
 
 

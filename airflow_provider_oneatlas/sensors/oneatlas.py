@@ -11,7 +11,7 @@ from typing import Any
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
-from airflow_provider_oneatlas.client.api import check_id
+from airflow_provider_oneatlas.client.query import check_id
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.operators.base import default_deferrable, is_templated
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger

@@ -12,13 +12,13 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_oneatlas.client.api import check_id
 from airflow_provider_oneatlas.client.errors import (
     OneAtlasError,
     RateLimitedError,
     ServerError,
     TransportError,
 )
+from airflow_provider_oneatlas.client.query import check_id
 
 #: Errors that pass: the next poll may well succeed.
 TRANSIENT_ERRORS = (TransportError, ServerError, RateLimitedError)
