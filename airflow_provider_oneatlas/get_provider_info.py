@@ -32,6 +32,26 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oneatlas.hooks.oneatlas"]}],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_oneatlas.operators.search",
+                    "airflow_provider_oneatlas.operators.order",
+                    "airflow_provider_oneatlas.operators.download",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oneatlas.sensors.oneatlas"]}
+        ],
+        "triggers": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oneatlas.triggers.oneatlas"]}
+        ],
+        "extra-links": [
+            "airflow_provider_oneatlas.links.OneAtlasOrderLink",
+            "airflow_provider_oneatlas.links.OneAtlasStoredObjectLink",
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_oneatlas.hooks.oneatlas.OneAtlasHook",

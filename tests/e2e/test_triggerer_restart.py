@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -102,11 +103,19 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
         assert len(orders) == 1, orders
         order_id = orders[0]["id"]
 
+        wait_logs = airflow.home / "logs" / "dag_id=oneatlas_acquisition" / f"run_id={RUN_ID}" / "task_id=wait"
+
         def polled() -> bool:
-            return any(
+            listed = any(
                 e["method"] == "GET" and e["path"] == LISTING and e["status"] == 200
                 for e in _requests_since(sandbox_process.base_url, deferred_at)
             )
+            # ... and the trigger logged what it saw (so its log exists before the kill).
+            logged = any(
+                f"OneAtlas order {order_id} is" in p.read_text(errors="replace")
+                for p in wait_logs.glob("attempt=1.log.trigger.*.log")
+            )
+            return listed and logged
 
         _wait_for("the trigger to poll the order listing", polled, DEFER_SECONDS, airflow, interval=0.5)
         assert sandbox_process.state["orders"][0]["status"] in ("ordered", "processing"), diagnostics()
@@ -157,6 +166,18 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
         # The new triggerer is the one that polled after the kill.
         resumed = [e for e in _requests_since(sandbox_process.base_url, killed_at) if e["path"] == LISTING]
         assert resumed, diagnostics()
+        # Two triggerer jobs ran the trigger (its logs are ``attempt=1.log.trigger.<triggerer job id>.log``):
+        # the killed one saw the order undelivered, only the new one saw it delivered.
+        trigger_logs = {
+            int(found.group(1)): p.read_text(errors="replace")
+            for p in wait_logs.glob("attempt=1.log.trigger.*.log")
+            if (found := re.fullmatch(r"attempt=1\.log\.trigger\.(\d+)\.log", p.name))
+        }
+        assert len(trigger_logs) == 2, (sorted(trigger_logs), diagnostics())
+        first_job, second_job = sorted(trigger_logs)
+        assert f"OneAtlas order {order_id} is" in trigger_logs[first_job], trigger_logs[first_job]
+        assert f"OneAtlas order {order_id} is delivered" not in trigger_logs[first_job], trigger_logs[first_job]
+        assert f"OneAtlas order {order_id} is delivered" in trigger_logs[second_job], trigger_logs[second_job]
 
         # Exactly one order, delivered, paid once.
         state = sandbox_process.state
