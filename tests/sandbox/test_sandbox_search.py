@@ -28,9 +28,9 @@ from airflow_provider_oneatlas.sandbox.catalog import (
 )
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
-from tests.conftest import SANDBOX_KEY, tutorial
+from tests.conftest import tutorial
+from tests.sandbox.http import SandboxSession
 
-TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 ERROR_KEYS = {"correlationId", "hint", "internalCode", "message", "timestamp"}
 
 CAVTAT_AOI = {
@@ -59,23 +59,7 @@ TOULOUSE_AOI = {
 }
 
 
-class Client:
-    def __init__(self, server: SandboxServer) -> None:
-        self.server = server
-        self.base = server.base_url
-        self.session = requests.Session()
-        self.session.trust_env = False
-        answer = self.session.post(
-            self.base + TOKEN_PATH, data={"apikey": SANDBOX_KEY, "grant_type": "api_key", "client_id": "IDP"}
-        )
-        answer.raise_for_status()
-        self.session.headers["Authorization"] = "Bearer " + answer.json()["access_token"]
-
-    @property
-    def catalog(self) -> Catalog:
-        catalog: Catalog = self.server.state.catalog
-        return catalog
-
+class Client(SandboxSession):
     def raw(self, params: dict[str, Any], *, method: str = "POST", version: int = 1) -> requests.Response:
         url = f"{self.base}/api/v{version}/opensearch"
         if method == "POST":

@@ -17,13 +17,13 @@ import pytest
 import requests
 from shapely.geometry import shape
 
-from airflow_provider_oneatlas.sandbox.catalog import TUTORIAL_PRICE_ITEM_ID, Catalog
+from airflow_provider_oneatlas.sandbox.catalog import TUTORIAL_PRICE_ITEM_ID
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.images import encode_png
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
-from tests.conftest import SANDBOX_KEY, tutorial
+from tests.conftest import tutorial
+from tests.sandbox.http import SandboxSession
 
-TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 ERROR_KEYS = {"correlationId", "hint", "internalCode", "message", "timestamp"}
 WMTS = "{http://www.opengis.net/wmts/1.0}"
 OWS = "{http://www.opengis.net/ows/1.1}"
@@ -55,23 +55,7 @@ def decode_png(data: bytes) -> tuple[int, int, int, np.ndarray[Any, Any]]:
     return width, height, colour, rows[:, 1:].reshape(height, width, channels)
 
 
-class Client:
-    def __init__(self, server: SandboxServer) -> None:
-        self.server = server
-        self.base = server.base_url
-        self.session = requests.Session()
-        self.session.trust_env = False
-        answer = self.session.post(
-            self.base + TOKEN_PATH, data={"apikey": SANDBOX_KEY, "grant_type": "api_key", "client_id": "IDP"}
-        )
-        answer.raise_for_status()
-        self.session.headers["Authorization"] = "Bearer " + answer.json()["access_token"]
-
-    @property
-    def catalog(self) -> Catalog:
-        catalog: Catalog = self.server.state.catalog
-        return catalog
-
+class Client(SandboxSession):
     def get(self, path: str, **params: Any) -> requests.Response:
         return self.session.get(self.base + path, params=params)
 
