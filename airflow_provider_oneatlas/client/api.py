@@ -337,35 +337,27 @@ def order_kind_for(subscriptions: Sequence[Subscription], account: Account | Non
 # --------------------------------------------------------------------------------------------------
 
 
-def _width_params(width: int | None) -> dict[str, Any] | None:
+def _image_call(kind: str, item_id: str, width: int | None, url: str | None) -> ApiCall:
+    """A preview image of an item (``quicklook`` or ``thumbnail``), optionally scaled to ``width``."""
+    item_id = check_id(item_id, "item_id")
     checked = check_width(width)
-    return None if checked is None else {"width": checked}
+    return ApiCall(
+        "GET",
+        "view",
+        f"/api/v1/items/{item_id}/{kind}",
+        params=None if checked is None else {"width": checked},
+        url=url,
+        headers={"Accept": "image/*"},
+        name=kind,
+    )
 
 
 def quicklook_call(item_id: str, width: int | None = None, *, url: str | None = None) -> ApiCall:
-    item_id = check_id(item_id, "item_id")
-    return ApiCall(
-        "GET",
-        "view",
-        f"/api/v1/items/{item_id}/quicklook",
-        params=_width_params(width),
-        url=url,
-        headers={"Accept": "image/*"},
-        name="quicklook",
-    )
+    return _image_call("quicklook", item_id, width, url)
 
 
 def thumbnail_call(item_id: str, width: int | None = None, *, url: str | None = None) -> ApiCall:
-    item_id = check_id(item_id, "item_id")
-    return ApiCall(
-        "GET",
-        "view",
-        f"/api/v1/items/{item_id}/thumbnail",
-        params=_width_params(width),
-        url=url,
-        headers={"Accept": "image/*"},
-        name="thumbnail",
-    )
+    return _image_call("thumbnail", item_id, width, url)
 
 
 def wmts_capabilities_call(item_id: str, *, url: str | None = None) -> ApiCall:
