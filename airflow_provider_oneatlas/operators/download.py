@@ -203,8 +203,30 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                 stored.append(self._store(root, item_id, url))
         if stored:
             self.oneatlas_stored_url = stored[0]["path"] if stored[0]["path"].startswith(("http", "https")) else None
+        self._stored = stored
         self._record_assets(context, stored)
         return stored
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for the OpenLineage provider: each OneAtlas item in, each stored object out."""
+        from urllib.parse import urlsplit
+
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        source = urlsplit(self.hook.config.service_urls["download"])
+        namespace = f"oneatlas://{source.netloc}"
+        inputs, outputs = [], []
+        for item in getattr(self, "_stored", []):
+            inputs.append(Dataset(namespace=namespace, name=f"items/{item['item_id']}"))
+            target = urlsplit(item["path"])
+            scheme = target.scheme or "file"
+            if scheme in ("file", "local"):
+                outputs.append(Dataset(namespace="file", name=target.path))
+            else:  # object stores: the bucket is the namespace, the key the name
+                bucket = target.hostname or target.netloc.rsplit("@", 1)[-1]
+                outputs.append(Dataset(namespace=f"{scheme}://{bucket}", name=target.path.lstrip("/")))
+        return OperatorLineage(inputs=inputs, outputs=outputs)
 
     def _store(self, root: ObjectStoragePath, item_id: str, url: str | None) -> dict[str, Any]:
         final = root / f"{item_id}.zip"
