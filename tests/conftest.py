@@ -61,6 +61,20 @@ def oneatlas_conn(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     return "oneatlas_default"
 
 
+#: The tutorial's price/order AOI (Toulouse), as GeoJSON [lon, lat].
+TUTORIAL_AOI = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [1.240702761700962, 43.71466198202646],
+            [1.567967301703224, 43.70248156062971],
+            [1.568833709452247, 43.470228154858],
+            [1.239288081223572, 43.48647760616458],
+            [1.240702761700962, 43.71466198202646],
+        ]
+    ],
+}
+
 TOULOUSE_FIELD = {
     "type": "Polygon",
     "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],

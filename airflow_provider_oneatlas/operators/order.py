@@ -21,7 +21,7 @@ from airflow_provider_oneatlas.client.query import ORDER_KINDS
 from airflow_provider_oneatlas.links import OneAtlasOrderLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, default_deferrable, is_templated
 from airflow_provider_oneatlas.operators.search import as_number
-from airflow_provider_oneatlas.sensors.oneatlas import handle_trigger_event
+from airflow_provider_oneatlas.sensors.oneatlas import handle_trigger_event, order_failed
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ class OneAtlasOrderOperator(_ProductOperator):
         if not self.wait_for_completion:
             return self._result(order, products)
         if order.is_failed:
-            raise AirflowFailException(f"OneAtlas order {order.id} is {order.status}: {order.message or 'no message'}")
+            raise order_failed(order.id, order.status, order.message)
         if order.is_delivered:
             return self._result(order, products)
         if self.deferrable:
@@ -299,9 +299,7 @@ class OneAtlasOrderOperator(_ProductOperator):
         while True:
             order = self.hook.get_order(order_id)
             if order.is_failed:
-                raise AirflowFailException(
-                    f"OneAtlas order {order.id} ended with status {order.status!r}: {order.message or 'no message'}"
-                )
+                raise order_failed(order.id, order.status, order.message)
             if order.is_delivered:
                 return order
             if deadline is not None and time.monotonic() > deadline:

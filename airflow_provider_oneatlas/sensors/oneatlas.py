@@ -11,10 +11,17 @@ from typing import Any
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
+from airflow_provider_oneatlas.client.errors import OrderFailedError
 from airflow_provider_oneatlas.client.query import check_id
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.operators.base import default_deferrable, is_templated
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+
+
+def order_failed(order_id: Any, status: Any, message: Any) -> AirflowFailException:
+    """The task failure for an order that ended failed, error or rejected: no retry can turn it into a
+    delivered one, so the task fails at once, with OneAtlas' own message."""
+    return AirflowFailException(str(OrderFailedError(str(order_id), str(status), message or None)))
 
 
 def handle_trigger_event(event: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -25,11 +32,7 @@ def handle_trigger_event(event: dict[str, Any] | None) -> list[dict[str, Any]]:
     if status == "success":
         return list(event.get("orders") or [])
     if status == "failed":
-        # No retry can turn a failed or rejected order into a delivered one: fail at once.
-        raise AirflowFailException(
-            f"OneAtlas order {event.get('order_id')} ended with status {event.get('order_status')!r}: "
-            f"{event.get('message')}"
-        )
+        raise order_failed(event.get("order_id"), event.get("order_status"), event.get("message"))
     if status == "timeout":
         raise AirflowFailException(f"OneAtlas order wait timed out: {event.get('message')}")
     raise RuntimeError(f"OneAtlas order wait failed: {event.get('message')}")
@@ -81,9 +84,7 @@ class OneAtlasOrderSensor(BaseSensorOperator):
         order = self.hook.get_order(check_id(self.order_id, "order_id"))
         self.log.info("OneAtlas order %s is %s", order.id, order.status)
         if order.is_failed:
-            raise AirflowFailException(
-                f"OneAtlas order {order.id} ended with status {order.status!r}: {order.message or 'no message'}"
-            )
+            raise order_failed(order.id, order.status, order.message)
         if order.is_delivered:
             return PokeReturnValue(is_done=True, xcom_value=order.to_dict())
         return False

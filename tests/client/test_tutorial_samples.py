@@ -16,6 +16,7 @@ from airflow_provider_oneatlas.client.client import OneAtlasClient
 from airflow_provider_oneatlas.client.config import DEFAULT_SERVICE_URLS, ClientConfig
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.client.models import ORDER_KIND_GB, ORDER_KIND_TILES
+from tests.conftest import TUTORIAL_AOI as TOULOUSE
 from tests.conftest import tutorial
 
 AUTH = DEFAULT_SERVICE_URLS["auth"] + api.TOKEN_PATH
@@ -25,19 +26,6 @@ VIEW = DEFAULT_SERVICE_URLS["view"]
 API_KEY = "tutorial-api-key-0123"
 TOKEN = "tutorial-access-token-abc"
 
-# The price/order AOI of the tutorial (Toulouse), as GeoJSON [lon, lat].
-TOULOUSE = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [1.240702761700962, 43.71466198202646],
-            [1.567967301703224, 43.70248156062971],
-            [1.568833709452247, 43.470228154858],
-            [1.239288081223572, 43.48647760616458],
-            [1.240702761700962, 43.71466198202646],
-        ]
-    ],
-}
 CAVTAT = {
     "type": "Polygon",
     "coordinates": [

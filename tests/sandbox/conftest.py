@@ -9,26 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_provider_oneatlas.client.api import TOKEN_PATH
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
+from tests.conftest import SANDBOX_KEY
+from tests.conftest import TUTORIAL_AOI as TOULOUSE
 
-SANDBOX_KEY = "oneatlas-sandbox-key"
-TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 TUTORIAL_PRICE_ITEM = "ce4a073e-915a-4e15-b943-4470e02e0511"
-
-# The tutorial's price/order AOI (Toulouse).
-TOULOUSE = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [1.240702761700962, 43.71466198202646],
-            [1.567967301703224, 43.70248156062971],
-            [1.568833709452247, 43.470228154858],
-            [1.239288081223572, 43.48647760616458],
-            [1.240702761700962, 43.71466198202646],
-        ]
-    ],
-}
 
 
 def product(**overrides: Any) -> dict[str, Any]:

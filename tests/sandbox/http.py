@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import requests
 
+from airflow_provider_oneatlas.client.api import TOKEN_PATH
 from airflow_provider_oneatlas.sandbox.catalog import Catalog
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
 from tests.conftest import SANDBOX_KEY
-
-TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 
 
 class SandboxSession:

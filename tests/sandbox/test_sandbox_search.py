@@ -28,6 +28,7 @@ from airflow_provider_oneatlas.sandbox.catalog import (
 )
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
+from tests.conftest import TUTORIAL_AOI as TOULOUSE_AOI
 from tests.conftest import tutorial
 from tests.sandbox.http import SandboxSession
 
@@ -44,18 +45,6 @@ CAVTAT_AOI = {
         ]
     ],
     "type": "Polygon",
-}
-TOULOUSE_AOI = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [1.240702761700962, 43.71466198202646],
-            [1.567967301703224, 43.70248156062971],
-            [1.568833709452247, 43.470228154858],
-            [1.239288081223572, 43.48647760616458],
-            [1.240702761700962, 43.71466198202646],
-        ]
-    ],
 }
 
 
