@@ -20,6 +20,21 @@ setup() {
   "$VENV/bin/python" -m uv pip install -q -p "$VENV/bin/python" -r requirements/lock.txt -e . 
 }
 
+ensure_chromium() {
+  # The browser test (tests/e2e/test_ui.py) drives Debian's chromium through Playwright; Playwright's
+  # own browser download is not used (and not reachable here).
+  if [ -x "${ONEATLAS_CHROMIUM:-/usr/bin/chromium}" ]; then
+    return
+  fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    sudo="sudo -n"
+  fi
+  echo "== installing Debian's chromium for the browser test"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+
 airflow_env() {
   export AIRFLOW_HOME="${AIRFLOW_HOME:-$1}"
   export AIRFLOW__CORE__LOAD_EXAMPLES=False
@@ -35,6 +50,7 @@ case "$cmd" in
     ;;
   test)
     setup
+    ensure_chromium
     airflow_env "$ROOT/.airflow-home/test"
     echo "== ruff"; "$VENV/bin/ruff" check .
     echo "== mypy"; "$VENV/bin/mypy"

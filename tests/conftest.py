@@ -79,3 +79,11 @@ TOULOUSE_FIELD = {
     "type": "Polygon",
     "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
 }
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test item (``item.rep_call``), for fixtures that save evidence."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -40,14 +40,17 @@ if TYPE_CHECKING:
 
 #: Extras understood by the connection (anything else is refused, so typos do not pass silently).
 CONNECTION_EXTRAS: dict[str, str] = {
-    **{f"{service}_url": f"base URL of the {service} service" for service in SERVICES},
+    **{
+        f"{service}_url": f"base URL of the {service} service; empty for the Base URL or the real host"
+        for service in SERVICES
+    },
     "connect_timeout": "seconds to wait for a connection (default 10)",
     "read_timeout": "seconds to wait for an answer (default 60)",
-    "max_attempts": "attempts for calls that are safe to repeat (default 5)",
+    "max_attempts": "attempts for calls that are safe to repeat, never an order (default 5)",
     "backoff_initial": "first backoff delay in seconds (default 0.5)",
     "backoff_max": "longest backoff delay in seconds (default 30)",
     "max_retry_after": "longest Retry-After honoured, in seconds (default 120)",
-    "ca_bundle": "path of a CA bundle, for TLS-intercepting proxies",
+    "ca_bundle": "path of a CA bundle, for TLS-intercepting proxies (verification cannot be turned off)",
     "trusted_origins": "more origins that may receive the token (comma-separated)",
 }
 
@@ -167,21 +170,32 @@ class OneAtlasHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form (Airflow 3.0/3.1 UI, through wtforms)."""
+        """Extra fields of the connection form.
+
+        Airflow 3's API server reads these wtforms fields even without flask-appbuilder installed (it
+        stands in for wtforms itself) and serves them to the React UI; values land in the extras by name.
+        """
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import StringField
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import Optional
 
-        return {
-            f"{service}_url": StringField(
-                lazy_gettext(f"{service.capitalize()} service URL"), widget=BS3TextFieldWidget()
+        def text(label: str, key: str, field: Any = StringField) -> Any:
+            return field(
+                lazy_gettext(label),
+                widget=BS3TextFieldWidget(),
+                validators=[Optional()],
+                description=CONNECTION_EXTRAS[key][:1].upper() + CONNECTION_EXTRAS[key][1:],
             )
-            for service in SERVICES
-        } | {
-            "connect_timeout": StringField(lazy_gettext("Connect timeout (s)"), widget=BS3TextFieldWidget()),
-            "read_timeout": StringField(lazy_gettext("Read timeout (s)"), widget=BS3TextFieldWidget()),
-            "max_attempts": StringField(lazy_gettext("Max attempts"), widget=BS3TextFieldWidget()),
-            "ca_bundle": StringField(lazy_gettext("CA bundle path"), widget=BS3TextFieldWidget()),
+
+        widgets = {
+            f"{service}_url": text(f"{service.capitalize()} service URL", f"{service}_url") for service in SERVICES
+        }
+        return widgets | {
+            "connect_timeout": text("Connect timeout (s)", "connect_timeout"),
+            "read_timeout": text("Read timeout (s)", "read_timeout"),
+            "max_attempts": text("Max attempts", "max_attempts", IntegerField),
+            "ca_bundle": text("CA bundle path", "ca_bundle"),
         }
 
     @classmethod

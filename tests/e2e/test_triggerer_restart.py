@@ -24,14 +24,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import FOUND_RANGE, md5_file
-from tests.e2e.test_scheduler import (  # noqa: F401  (fixtures: pytest finds them by name)
-    Airflow,
-    Component,
-    _http_json,
-    _wait_for,
-    airflow,
-    sandbox_process,
-)
+from tests.e2e.stack import Airflow, Component, http_json, wait_for
+from tests.e2e.test_scheduler import airflow, sandbox_process  # noqa: F401  (fixtures: found by name)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -67,7 +61,7 @@ def _kill_group(component: Component) -> None:
 
 
 def _requests_since(base_url: str, index: int) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = _http_json(f"{base_url}/_sandbox/requests?since={index}")["requests"]
+    entries: list[dict[str, Any]] = http_json(f"{base_url}/_sandbox/requests?since={index}")["requests"]
     return entries
 
 
@@ -95,10 +89,10 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
         airflow.cli("dags", "trigger", "oneatlas_acquisition", "--run-id", RUN_ID, "--conf", json.dumps(run_conf))
 
         # 1. The sensor defers, and the first triggerer's trigger polls the order listing.
-        _wait_for(
+        wait_for(
             "the wait sensor to defer", lambda: task_instance("wait").get("state") == "deferred", DEFER_SECONDS, airflow
         )
-        deferred_at = _http_json(f"{sandbox_process.base_url}/_sandbox/requests?since=0")["next"]
+        deferred_at = http_json(f"{sandbox_process.base_url}/_sandbox/requests?since=0")["next"]
         orders = sandbox_process.state["orders"]
         assert len(orders) == 1, orders
         order_id = orders[0]["id"]
@@ -117,7 +111,7 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
             )
             return listed and logged
 
-        _wait_for("the trigger to poll the order listing", polled, DEFER_SECONDS, airflow, interval=0.5)
+        wait_for("the trigger to poll the order listing", polled, DEFER_SECONDS, airflow, interval=0.5)
         assert sandbox_process.state["orders"][0]["status"] in ("ordered", "processing"), diagnostics()
         assert task_instance("wait")["state"] == "deferred", diagnostics()
 
@@ -134,10 +128,10 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
         while _group_members(triggerer.process.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _group_members(triggerer.process.pid), (_group_members(triggerer.process.pid), diagnostics())
-        killed_at = _http_json(f"{sandbox_process.base_url}/_sandbox/requests?since=0")["next"]
+        killed_at = http_json(f"{sandbox_process.base_url}/_sandbox/requests?since=0")["next"]
 
         # 3. OneAtlas delivers while no triggerer runs: nobody notices, the task stays deferred.
-        _http_json(f"{sandbox_process.base_url}/_sandbox/orders/{order_id}/status", {"status": "delivered"})
+        http_json(f"{sandbox_process.base_url}/_sandbox/orders/{order_id}/status", {"status": "delivered"})
         time.sleep(3)
         assert task_instance("wait")["state"] == "deferred", diagnostics()
         late = [e for e in _requests_since(sandbox_process.base_url, killed_at) if e["path"].startswith(LISTING)]
@@ -151,7 +145,7 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
             return state if state in ("success", "failed") else None
 
         try:
-            final = _wait_for("the acquisition run to finish", finished, RESUME_SECONDS, airflow, interval=2)
+            final = wait_for("the acquisition run to finish", finished, RESUME_SECONDS, airflow, interval=2)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{diagnostics()}") from None
         tis = {t: task_instance(t) for t in ("search", "order", "wait", "download", "summary")}
@@ -189,7 +183,7 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
         # The zip landed intact.
         zips = list(destination.glob(f"*/{item_id}.zip"))
         assert len(zips) == 1, list(destination.rglob("*"))
-        truth = _http_json(f"{sandbox_process.base_url}/_sandbox/items/{item_id}/file")
+        truth = http_json(f"{sandbox_process.base_url}/_sandbox/items/{item_id}/file")
         assert zips[0].stat().st_size == truth["size"]
         assert md5_file(zips[0]) == truth["md5"]
         assert time.monotonic() - started < DEFER_SECONDS + RESUME_SECONDS + 60
