@@ -32,7 +32,7 @@ ensure_chromium() {
   fi
   echo "== installing Debian's chromium for the browser test"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 }
 
 airflow_env() {

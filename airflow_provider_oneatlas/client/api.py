@@ -522,6 +522,9 @@ def parse_order(doc: Any) -> Order:
     credits = _float(price.get("credits")) if isinstance(price, Mapping) else _float(price)
     tags = doc.get("tags") or (payload.get("tags") if isinstance(payload, Mapping) else None) or []
     message = doc.get("message") or doc.get("statusMessage") or doc.get("reason")
+    links = doc.get("_links")
+    self_link = links.get("self") if isinstance(links, Mapping) else None
+    href = self_link.get("href") if isinstance(self_link, Mapping) else None
     return Order(
         id=order_id,
         status=status.lower(),
@@ -533,6 +536,7 @@ def parse_order(doc: Any) -> Order:
         message=str(message) if message else None,
         deliveries=tuple(_delivery(d) for d in deliveries),
         product_ids=product_ids,
+        url=href if isinstance(href, str) and href else None,
         raw=dict(doc),
     )
 

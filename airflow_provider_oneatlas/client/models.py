@@ -177,7 +177,9 @@ class Order:
     message: str | None
     deliveries: tuple[Delivery, ...]
     product_ids: tuple[str, ...]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    #: The order's own address (``_links.self``), where OneAtlas gives one: the task's extra link.
+    url: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_delivered(self) -> bool:
@@ -203,6 +205,7 @@ class Order:
             "message": self.message,
             "product_ids": list(self.product_ids),
             "deliveries": [d.to_dict() for d in self.deliveries],
+            "url": self.url,
         }
 
 

@@ -204,8 +204,22 @@ def test_order_deferrable_wait(oneatlas_conn: str, context: dict[str, Any]) -> N
     from tests.operators.test_trigger import first_event
 
     event = first_event(trigger)
-    result = op.execute_complete(context, event, **deferred.value.kwargs)
+    order_url = deferred.value.kwargs["order_url"]
+    assert order_url and order_url.endswith(f"/api/v1/orders/{event['orders'][0]['id']}")
+
+    # The resumed task is a fresh operator: the link comes back from the defer kwargs...
+    resumed = op.__class__(**_order_kwargs(images))
+    result = resumed.execute_complete(context, event, **deferred.value.kwargs)
     assert result["status"] == "delivered" and result["deliveries"][0]["download_url"]
+    assert resumed.oneatlas_order_url == order_url
+    # ...or, where Airflow resumes with the event alone (3.1's dag.test()), from the event's order.
+    resumed = op.__class__(**_order_kwargs(images))
+    assert resumed.execute_complete(context, event)["order_id"] == result["order_id"]
+    assert resumed.oneatlas_order_url == order_url
+
+
+def _order_kwargs(images: Any) -> dict[str, Any]:
+    return {"task_id": "order", "image_ids": images, "aoi": TOULOUSE_FIELD, "wait_for_completion": True}
 
 
 def test_order_synchronous_wait(oneatlas_conn: str, context: dict[str, Any]) -> None:

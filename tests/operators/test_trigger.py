@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from airflow.exceptions import AirflowNotFoundException
 
 from airflow_provider_oneatlas.client.api import ProductSpec
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
@@ -146,3 +147,24 @@ def test_waits_sharing_a_connection_share_one_poll(oneatlas_conn: str, sandbox: 
     assert single_reads == []  # nobody polled its own order
     # Every cycle is one listing for all 40 waits (about 1.5 s / 0.2 s cycles, with back-off).
     assert 1 <= len(listings) <= 15
+
+
+def test_a_connection_the_async_lookup_misses_is_read_synchronously(
+    oneatlas_conn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow 3.1's dag.test() runs triggers on comms without async send: ``aget_connection`` misses
+    connections kept in the metadata DB. The trigger then reads it the sync way and still waits."""
+    async def async_lookup_misses(conn_id: str) -> Any:
+        raise AirflowNotFoundException(f"The conn_id `{conn_id}` isn't defined")
+
+    monkeypatch.setattr(OneAtlasHook, "aget_connection", async_lookup_misses)
+    order_id = place_order(oneatlas_conn)
+    event = first_event(OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.1))
+    assert event["status"] == "success" and event["orders"][0]["id"] == order_id
+    assert event["orders"][0]["url"].endswith(f"/api/v1/orders/{order_id}")
+
+
+def test_a_connection_missing_everywhere_ends_the_wait_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_ONEATLAS", raising=False)
+    with pytest.raises(AirflowNotFoundException, match="no_such_oneatlas"):
+        first_event(OneAtlasOrderTrigger(["b0d5b4f6-0000-4000-8000-000000000000"], "no_such_oneatlas"))
