@@ -138,7 +138,13 @@ def _press_test(page: Any, api_url: str, conn_id: str) -> tuple[dict[str, Any], 
         button.click()
     icon = button.locator("svg")
     page.wait_for_function("(el) => ['green', 'red'].includes(el.getAttribute('color'))", arg=icon.element_handle())
-    return answer.value.json(), str(icon.get_attribute("color"))
+    # The UI shows the hook's message in a toast: what the user reads must be what the hook said.
+    body = answer.value.json()
+    title = "Test Connection Successful" if body.get("status") else "Test Connection Failed"
+    toast = page.get_by_role("status").filter(has_text=title)
+    toast.wait_for()
+    assert body["message"][:60] in " ".join(toast.inner_text().split()), toast.inner_text()
+    return body, str(icon.get_attribute("color"))
 
 
 def test_the_connection_form_saves_a_working_oneatlas_connection(
