@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_oneatlas import __version__
+from airflow_provider_oneatlas.client.config import SERVICES
 
 INTEGRATION = "Airbus OneAtlas"
 
@@ -14,7 +15,7 @@ _SERVICE_FIELDS = {
         "description": f"Base URL of the OneAtlas {service} service; empty for the real host or the Base URL.",
         "schema": {"type": ["string", "null"], "format": "uri"},
     }
-    for service in ("auth", "data", "search", "view", "download")
+    for service in SERVICES
 }
 
 

@@ -65,6 +65,11 @@ def sandbox_patch(base_url: str, **changes: Any) -> None:
     answer.raise_for_status()
 
 
+def log_position(base: str) -> int:
+    """The sandbox request log's next position: what is logged from here on is new."""
+    return int(requests.get(f"{base}/_sandbox/requests", params={"since": 10**9}, timeout=30).json()["next"])
+
+
 def make_client(base_url: str) -> Any:
     from airflow_provider_oneatlas.client.client import OneAtlasClient
     from airflow_provider_oneatlas.client.config import ClientConfig

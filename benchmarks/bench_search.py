@@ -14,20 +14,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import requests
 
-KEY = "oneatlas-sandbox-key"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_download import KEY, log_position
+
 EVERYTHING = ("2000-01-01", "2030-12-31T23:59:59Z")
 
 
 def api_requests(base: str, since: int) -> int:
     log = requests.get(f"{base}/_sandbox/requests", params={"since": since}, timeout=30).json()["requests"]
     return sum(1 for r in log if r["path"].startswith("/api/"))
-
-
-def position(base: str) -> int:
-    return int(requests.get(f"{base}/_sandbox/requests", params={"since": 10**9}, timeout=30).json()["next"])
 
 
 def main() -> int:
@@ -47,7 +47,7 @@ def main() -> int:
         client.get_me()  # the token, outside the measurement
         timings = {}
         for name, concurrency in (("sequential", 1), ("concurrent x4", 4), ("sequential ", 1), ("concurrent x4 ", 4)):
-            start_position = position(sandbox.base_url)
+            start_position = log_position(sandbox.base_url)
             started = time.perf_counter()
             ids = [f.id for f in client.iter_search(acquisition_date=EVERYTHING, page_concurrency=concurrency)]
             elapsed = time.perf_counter() - started
@@ -62,7 +62,7 @@ def main() -> int:
 
     with SandboxServer(SandboxConfig(catalog_size=24_996)) as sandbox:
         client = OneAtlasClient(ClientConfig.for_base_url(KEY, sandbox.base_url))
-        start_position = position(sandbox.base_url)
+        start_position = log_position(sandbox.base_url)
         started = time.perf_counter()
         ids = [f.id for f in client.iter_search(acquisition_date=EVERYTHING)]
         elapsed = time.perf_counter() - started

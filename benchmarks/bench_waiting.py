@@ -18,25 +18,20 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
 
-KEY = "oneatlas-sandbox-key"
-FIELD = {
-    "type": "Polygon",
-    "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_download import FIELD, KEY, log_position
 
 
 def api_log(base: str, first: int, last: int) -> list[dict[str, Any]]:
     """The API requests logged between two positions of the sandbox's request log."""
     answer = requests.get(f"{base}/_sandbox/requests", params={"since": first}, timeout=30).json()
     return [r for r in answer["requests"][: last - first] if not r["path"].startswith("/_sandbox")]
-
-
-def log_position(base: str) -> int:
-    return int(requests.get(f"{base}/_sandbox/requests", params={"since": 10**9}, timeout=30).json()["next"])
 
 
 async def next_cycle(poller: Any) -> None:

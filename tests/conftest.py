@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.standins import TaskInstanceStandIn
+
 # Before anything imports Airflow: a throwaway home, no example DAGs.
 if "AIRFLOW_HOME" not in os.environ:
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="oneatlas-airflow-home-")
@@ -49,6 +51,12 @@ def sandbox(sandbox_config: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
+def context() -> dict[str, Any]:
+    """A task context with a task-instance stand-in, for operators run outside Airflow."""
+    return {"ti": TaskInstanceStandIn()}
+
+
+@pytest.fixture
 def oneatlas_conn(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """``oneatlas_default`` pointing at the sandbox, given as Airflow users do: an env connection."""
     conn = {
@@ -78,6 +86,20 @@ TUTORIAL_AOI = {
 TOULOUSE_FIELD = {
     "type": "Polygon",
     "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
+}
+
+#: The tutorial's search AOI (Cavtat, Croatia), as GeoJSON [lon, lat].
+TUTORIAL_SEARCH_AOI = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [18.19021469803709, 42.65838625971582],
+            [18.44677413880892, 42.65077884078982],
+            [18.44409024457931, 42.4205262624631],
+            [18.19013378078468, 42.42607365097246],
+            [18.19021469803709, 42.65838625971582],
+        ]
+    ],
 }
 
 

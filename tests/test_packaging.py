@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import SANDBOX_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,7 +82,7 @@ def test_build_check_install_and_run_in_a_fresh_venv(tmp_path: Path) -> None:
             time.sleep(0.2)
         base = f"http://127.0.0.1:{port_file.read_text().strip()}"
         env["AIRFLOW_CONN_ONEATLAS_DEFAULT"] = json.dumps(
-            {"conn_type": "oneatlas", "host": base, "password": "oneatlas-sandbox-key"}
+            {"conn_type": "oneatlas", "host": base, "password": SANDBOX_KEY}
         )
         run(venv / "bin" / "airflow", "db", "migrate", env=env)
         destination = tmp_path / "imagery"

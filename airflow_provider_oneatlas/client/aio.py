@@ -85,11 +85,9 @@ class AsyncOneAtlasClient:
             call = api.token_call(self.config.api_key)
             url = resolve_url(self.config, call)
             response = await self._send_with_retries(call, url, None)
-            if response.status_code >= 400:
-                raise api.auth_refused_error(
-                    response.status_code, response.content, response.headers, url, self.config.api_key
-                )
-            token = api.parse_token(_json(response, url))
+            token = api.parse_token_answer(
+                response.status_code, response.content, response.headers, url, self.config.api_key
+            )
             self.stats["token_exchanges"] += 1
             if self.on_token:
                 self.on_token(token.access_token)

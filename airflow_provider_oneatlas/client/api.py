@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,98 +38,22 @@ from airflow_provider_oneatlas.client.models import (
     Token,
     WmtsCapabilities,
 )
+from airflow_provider_oneatlas.client.query import (
+    MAX_ORDERS_PER_PAGE,
+    ORDER_KIND_GB,
+    ORDER_KIND_TILES,
+    ORDER_STATUSES,
+    _choices,
+    check_customer_ref,
+    check_id,
+    check_kind,
+    check_tags,
+    check_width,
+)
 
-# Re-exported: callers may keep using ``api.<name>`` for what moved to query.py.
-from airflow_provider_oneatlas.client.query import (
-    CONSTELLATIONS as CONSTELLATIONS,
-)
-from airflow_provider_oneatlas.client.query import (
-    CRS_ACCEPTED as CRS_ACCEPTED,
-)
-from airflow_provider_oneatlas.client.query import (
-    CRS_RE as CRS_RE,
-)
-from airflow_provider_oneatlas.client.query import (
-    IMAGE_FORMATS as IMAGE_FORMATS,
-)
-from airflow_provider_oneatlas.client.query import (
-    MAX_ITEMS_PER_PAGE as MAX_ITEMS_PER_PAGE,
-)
-from airflow_provider_oneatlas.client.query import (
-    MAX_ORDERS_PER_PAGE as MAX_ORDERS_PER_PAGE,
-)
-from airflow_provider_oneatlas.client.query import (
-    ORDER_KIND_GB as ORDER_KIND_GB,
-)
-from airflow_provider_oneatlas.client.query import (
-    ORDER_KIND_TILES as ORDER_KIND_TILES,
-)
-from airflow_provider_oneatlas.client.query import (
-    ORDER_KINDS as ORDER_KINDS,
-)
-from airflow_provider_oneatlas.client.query import (
-    ORDER_STATUSES as ORDER_STATUSES,
-)
-from airflow_provider_oneatlas.client.query import (
-    PROCESSING_LEVELS as PROCESSING_LEVELS,
-)
-from airflow_provider_oneatlas.client.query import (
-    PRODUCT_TYPES as PRODUCT_TYPES,
-)
-from airflow_provider_oneatlas.client.query import (
-    RADIOMETRIC_PROCESSINGS as RADIOMETRIC_PROCESSINGS,
-)
-from airflow_provider_oneatlas.client.query import (
-    RELATIONS as RELATIONS,
-)
-from airflow_provider_oneatlas.client.query import (
-    SEARCH_RESULT_CAP as SEARCH_RESULT_CAP,
-)
-from airflow_provider_oneatlas.client.query import (
-    ProductSpec as ProductSpec,
-)
-from airflow_provider_oneatlas.client.query import (
-    SearchQuery as SearchQuery,
-)
-from airflow_provider_oneatlas.client.query import (
-    _choices as _choices,
-)
-from airflow_provider_oneatlas.client.query import (
-    check_customer_ref as check_customer_ref,
-)
-from airflow_provider_oneatlas.client.query import (
-    check_id as check_id,
-)
-from airflow_provider_oneatlas.client.query import (
-    check_kind as check_kind,
-)
-from airflow_provider_oneatlas.client.query import (
-    check_tags as check_tags,
-)
-from airflow_provider_oneatlas.client.query import (
-    check_width as check_width,
-)
-from airflow_provider_oneatlas.client.query import (
-    date_range as date_range,
-)
-from airflow_provider_oneatlas.client.query import (
-    format_date_range as format_date_range,
-)
-from airflow_provider_oneatlas.client.query import (
-    format_datetime as format_datetime,
-)
-from airflow_provider_oneatlas.client.query import (
-    is_uuid as is_uuid,
-)
-from airflow_provider_oneatlas.client.query import (
-    number_range as number_range,
-)
-from airflow_provider_oneatlas.client.query import (
-    order_body as order_body,
-)
-from airflow_provider_oneatlas.client.query import (
-    to_utc_datetime as to_utc_datetime,
-)
+# The inputs of the calls built here, importable from this module as the docs show.
+from airflow_provider_oneatlas.client.query import ProductSpec as ProductSpec
+from airflow_provider_oneatlas.client.query import SearchQuery as SearchQuery
 
 TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 
@@ -588,13 +511,13 @@ def parse_price(doc: Any) -> Price:
 # --------------------------------------------------------------------------------------------------
 
 
-def download_call(item_id: str | None = None, *, url: str | None = None, method: str = "GET") -> ApiCall:
+def download_call(item_id: str | None = None, *, url: str | None = None) -> ApiCall:
     if url is None:
         if item_id is None:
             raise ValidationError("item_id", "neither an item id nor a download URL given", "an item id")
         item_id = check_id(item_id, "item_id")
     path = f"/api/v1/items/{item_id}/download" if item_id else ""
-    return ApiCall(method, "download", path, url=url, headers={"Accept": "application/zip, */*"}, name="download")
+    return ApiCall("GET", "download", path, url=url, headers={"Accept": "application/zip, */*"}, name="download")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -700,5 +623,12 @@ def auth_refused_error(
     )
 
 
-def new_correlation_id() -> str:
-    return str(uuid.uuid4())
+def parse_token_answer(status: int, content: bytes, headers: Mapping[str, str], url: str, api_key: str) -> Token:
+    """The token endpoint's answer, for the sync and the async transport alike."""
+    if status >= 400:
+        raise auth_refused_error(status, content, headers, url, api_key)
+    try:
+        doc = json.loads(content)
+    except (ValueError, RecursionError):
+        raise ResponseError("token answer is not JSON") from None
+    return parse_token(doc)

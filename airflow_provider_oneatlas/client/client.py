@@ -22,6 +22,13 @@ from airflow_provider_oneatlas.client.models import (
     Subscription,
     WmtsCapabilities,
 )
+from airflow_provider_oneatlas.client.query import (
+    MAX_ITEMS_PER_PAGE,
+    MAX_ORDERS_PER_PAGE,
+    SEARCH_RESULT_CAP,
+    format_date_range,
+    order_body,
+)
 from airflow_provider_oneatlas.client.transport import SyncTransport
 
 #: The earliest acquisition the Living Library can hold (SPOT 1 launched in February 1986): the
@@ -92,15 +99,16 @@ class OneAtlasClient:
         Once a slice's first page gives its size, its other pages are fetched ``page_concurrency``
         at a time (results still come in order)."""
         query = query or api.SearchQuery(**filters)
-        query = dataclasses.replace(query, items_per_page=api.MAX_ITEMS_PER_PAGE, start_page=1)
-        query.validate()
+        query = dataclasses.replace(query, items_per_page=MAX_ITEMS_PER_PAGE, start_page=1)
+        # Every filter is checked and encoded once; slices and pages only change two keys of it.
+        base = query.to_body()
         start, end = query.date_bounds()
         start = start or EARLIEST_ACQUISITION
         end = end or (datetime.now(timezone.utc) + timedelta(days=1))
         seen: set[str] = set()
         count = 0
         slices = self._iter_slice(
-            query, start, end, end_exclusive=False, api_version=api_version, concurrency=max(1, page_concurrency)
+            base, start, end, end_exclusive=False, api_version=api_version, concurrency=max(1, page_concurrency)
         )
         for feature in slices:
             if feature.id in seen:
@@ -113,7 +121,7 @@ class OneAtlasClient:
 
     def _iter_slice(
         self,
-        query: api.SearchQuery,
+        base: dict[str, Any],
         start: datetime,
         end: datetime,
         *,
@@ -121,24 +129,21 @@ class OneAtlasClient:
         api_version: int,
         concurrency: int,
     ) -> Iterator[ImageSummary]:
-        date_text = api.format_date_range(start, end, end_exclusive=end_exclusive)
-        first = self._search_body(query.to_body(acquisition_date_override=date_text), api_version)
-        if first.total_results >= api.SEARCH_RESULT_CAP and end - start > timedelta(seconds=2):
+        date_text = format_date_range(start, end, end_exclusive=end_exclusive)
+        first = self._search_body({**base, "acquisitionDate": date_text}, api_version)
+        if first.total_results >= SEARCH_RESULT_CAP and end - start > timedelta(seconds=2):
             middle = start + (end - start) / 2
             middle = middle.replace(microsecond=0)
             yield from self._iter_slice(
-                query, start, middle, end_exclusive=True, api_version=api_version, concurrency=concurrency
+                base, start, middle, end_exclusive=True, api_version=api_version, concurrency=concurrency
             )
             yield from self._iter_slice(
-                query, middle, end, end_exclusive=end_exclusive, api_version=api_version, concurrency=concurrency
+                base, middle, end, end_exclusive=end_exclusive, api_version=api_version, concurrency=concurrency
             )
             return
         yield from first.features
-        pages = -(-min(first.total_results, api.SEARCH_RESULT_CAP) // api.MAX_ITEMS_PER_PAGE)
-        bodies = [
-            dataclasses.replace(query, start_page=page).to_body(acquisition_date_override=date_text)
-            for page in range(2, pages + 1)
-        ]
+        pages = -(-min(first.total_results, SEARCH_RESULT_CAP) // MAX_ITEMS_PER_PAGE)
+        bodies = [{**base, "acquisitionDate": date_text, "startPage": page} for page in range(2, pages + 1)]
         if not bodies:
             return
         if concurrency == 1:
@@ -176,13 +181,24 @@ class OneAtlasClient:
     ) -> dict[str, Any]:
         """The price/order body. Input is validated before the subscription lookup, so bad input
         sends nothing; without ``kind`` the subscription decides it."""
-        body = api.order_body(kind or ORDER_KIND_TILES, products, customer_ref=customer_ref, tags=tags)
+        body = order_body(kind or ORDER_KIND_TILES, products, customer_ref=customer_ref, tags=tags)
         if kind is None:
             body["kind"] = self.get_order_kind()
         return body
 
-    def get_price(self, products: Sequence[api.ProductSpec], *, kind: str | None = None) -> Price:
-        return api.parse_price(self.transport.json(api.price_call(self.order_body(products, kind=kind))))
+    def get_price(
+        self,
+        products: Sequence[api.ProductSpec] | None = None,
+        *,
+        kind: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Price:
+        """What the products cost; ``body`` (an :meth:`order_body`) when the caller has built it already."""
+        if body is None:
+            body = self.order_body(products or (), kind=kind)
+        return api.parse_price(
+            self.transport.json(api.price_call({"kind": body["kind"], "products": body["products"]}))
+        )
 
     def create_order(
         self,
@@ -205,7 +221,7 @@ class OneAtlasClient:
     def list_orders(self, **filters: Any) -> OrderPage:
         return api.parse_order_list(self.transport.json(api.list_orders_call(**filters)))
 
-    def iter_orders(self, *, items_per_page: int = api.MAX_ORDERS_PER_PAGE, **filters: Any) -> Iterator[Order]:
+    def iter_orders(self, *, items_per_page: int = MAX_ORDERS_PER_PAGE, **filters: Any) -> Iterator[Order]:
         page = 1
         while True:
             result = self.list_orders(page=page, items_per_page=items_per_page, **filters)

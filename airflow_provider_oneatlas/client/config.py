@@ -159,10 +159,6 @@ class ClientConfig:
         return frozenset(configured | set(self.trusted_origins))
 
     @property
-    def uses_default_hosts(self) -> bool:
-        return self.service_urls == DEFAULT_SERVICE_URLS
-
-    @property
     def cache_key(self) -> str:
         """Identifies (auth endpoint, API key) for the token cache without keeping the key itself."""
         digest = hashlib.sha256(f"{self.service_urls['auth']}\0{self.api_key}".encode()).hexdigest()

@@ -38,6 +38,7 @@ the :mod:`io` contract says; it is never a full copy of the file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import logging
@@ -138,27 +139,11 @@ class DownloadStats:
 
 def _identity(call: api.ApiCall) -> api.ApiCall:
     # Byte-exact transfer: a transparently gunzipped body would not match the announced size and md5.
-    return api.ApiCall(
-        call.method,
-        call.service,
-        call.path,
-        params=call.params,
-        headers={**call.headers, "Accept-Encoding": "identity"},
-        url=call.url,
-        name=call.name,
-    )
+    return dataclasses.replace(call, headers={**call.headers, "Accept-Encoding": "identity"})
 
 
 def head(transport: SyncTransport, call: api.ApiCall) -> RemoteFile:
-    head_call = api.ApiCall(
-        "HEAD",
-        call.service,
-        call.path,
-        params=call.params,
-        headers=dict(call.headers),
-        url=call.url,
-        name=f"{call.name}:head",
-    )
+    head_call = dataclasses.replace(call, method="HEAD", name=f"{call.name}:head")
     response = transport.request(_identity(head_call))
     response.close()
     return RemoteFile.from_headers(response.url, response.headers)

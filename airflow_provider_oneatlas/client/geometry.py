@@ -18,7 +18,7 @@ import functools
 import json
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,7 @@ from airflow_provider_oneatlas.client.errors import AoiError
 
 __all__ = [
     "bbox_string",
+    "coverage_against",
     "coverage_fraction",
     "geodesic_area_km2",
     "intersection_geojson",
@@ -170,19 +171,26 @@ def coverage_fraction(aoi: Any, footprint: Any) -> float:
     ``aoi`` is anything :func:`to_aoi` accepts; ``footprint`` may be any GeoJSON polygon (dict, Feature,
     shapely geometry...), repaired if it is invalid.
     """
+    return coverage_against(aoi)(footprint)
+
+
+def coverage_against(aoi: Any) -> Callable[[Any], float]:
+    """:func:`coverage_fraction` with the AOI parsed and measured once, for many footprints."""
     aoi_shape = to_shape(aoi, field="aoi")
-    fp = _lenient_shape(footprint, "footprint")
-    if fp.is_empty or not _polygons(fp):
-        return 0.0
-    if fp.covers(aoi_shape):
-        return 1.0
-    if aoi_shape.disjoint(fp):
-        return 0.0
     total = _area_m2(aoi_shape)
-    if total <= 0.0:
-        return 0.0
-    inter = _intersection(aoi_shape, fp)
-    return min(1.0, max(0.0, _area_m2(inter) / total))
+
+    def fraction(footprint: Any) -> float:
+        fp = _lenient_shape(footprint, "footprint")
+        if fp.is_empty or not _polygons(fp):
+            return 0.0
+        if fp.covers(aoi_shape):
+            return 1.0
+        if aoi_shape.disjoint(fp) or total <= 0.0:
+            return 0.0
+        inter = _intersection(aoi_shape, fp)
+        return min(1.0, max(0.0, _area_m2(inter) / total))
+
+    return fraction
 
 
 def intersection_geojson(aoi: Any, footprint: Any) -> dict[str, Any] | None:
@@ -576,8 +584,9 @@ def _check_shapes(polygons: list[list[list[Position]]], multi: bool, ctx: _Ctx) 
     for pi, rings in enumerate(polygons):
         label = f"polygon {pi}" if multi else "the polygon"
         try:
-            hull_area = shapely.MultiPoint(rings[0]).convex_hull.area
             poly = Polygon(rings[0], rings[1:])
+            # The exterior's own hull: building a MultiPoint of every vertex cost more than the rest.
+            hull_area = poly.exterior.convex_hull.area
         except Exception as exc:
             raise ctx.error(f"{label} cannot be built: {exc}", _ACCEPTED_VALID) from None
         if not hull_area > 0.0:

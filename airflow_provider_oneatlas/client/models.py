@@ -16,7 +16,6 @@ from airflow_provider_oneatlas.client.query import ORDER_KINDS as ORDER_KINDS
 
 DELIVERED = "delivered"
 FAILURE_STATUSES = frozenset({"failed", "error", "rejected"})
-PENDING_STATUSES = frozenset({"ordered", "processing"})
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ ORDER_STATUSES = ("ordered", "processing", "delivered", "failed", "error", "reje
 CRS_RE = re.compile(r"^urn:ogc:def:crs:EPSG::(4326|326(0[1-9]|[1-5]\d|60)|327(0[1-9]|[1-5]\d|60))$")
 _TAG_RE = re.compile(r"^[A-Za-z]+$")
 _SORT_KEY_RE = re.compile(r"^[+-]?[A-Za-z][A-Za-z0-9]*$")
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 #: Identifiers seen in the real API are UUIDs, but not every one is well formed (the tutorial's
 #: subscription ids are not), so ids are checked for a safe shape rather than for UUID syntax.
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{2,127}$")
@@ -56,10 +55,6 @@ def check_id(value: Any, field_name: str) -> str:
             "an id such as 'e459d653-468f-471b-8d6e-90b13b14c655' (letters, digits, '-', '_', '.')",
         )
     return value.strip()
-
-
-def is_uuid(value: str) -> bool:
-    return bool(_UUID_RE.match(value))
 
 
 def _choice(value: Any, field_name: str, choices: Sequence[str], *, upper: bool = False) -> str:
@@ -220,7 +215,7 @@ class SearchQuery:
         bounds = date_range(self.acquisition_date)
         return bounds if bounds else (None, None)
 
-    def to_body(self, *, acquisition_date_override: str | None = None) -> dict[str, Any]:
+    def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
         if self.aoi is not None:
             from airflow_provider_oneatlas.client.geometry import to_search_geometry
@@ -232,9 +227,7 @@ class SearchQuery:
             from airflow_provider_oneatlas.client.geometry import bbox_string
 
             body["bbox"] = bbox_string(self.bbox, field="bbox")
-        if acquisition_date_override is not None:
-            body["acquisitionDate"] = acquisition_date_override
-        elif self.acquisition_date is not None:
+        if self.acquisition_date is not None:
             start, end = self.date_bounds()
             body["acquisitionDate"] = format_date_range(start, end)
         for key, attr, upper in (

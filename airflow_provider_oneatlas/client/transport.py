@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 USER_AGENT = "airflow-provider-oneatlas"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+#: Backoff jitter: one generator for the process (seeding one per request would cost more than it draws).
+_JITTER = random.Random()
 
 
 def resolve_url(config: ClientConfig, call: api.ApiCall) -> str:
@@ -106,7 +108,6 @@ class TokenCache:
     def __init__(self) -> None:
         self._tokens: dict[str, Token] = {}
         self._lock = threading.Lock()
-        self.exchanges = 0
 
     def get(self, key: str, margin: float) -> Token | None:
         with self._lock:
@@ -118,7 +119,6 @@ class TokenCache:
     def put(self, key: str, token: Token) -> None:
         with self._lock:
             self._tokens[key] = token
-            self.exchanges += 1
 
     def invalidate(self, key: str, token: Token | None = None) -> None:
         """Forget the token; with ``token`` given, only if it is still the cached one (another
@@ -154,15 +154,14 @@ class RetryPlanner:
     the server (connection refused, connect timeout) or was refused by the rate limiter (429).
     """
 
-    def __init__(self, config: ClientConfig, call: api.ApiCall, rng: random.Random | None = None) -> None:
+    def __init__(self, config: ClientConfig, call: api.ApiCall) -> None:
         self.policy = config.retry
         self.call = call
         self.attempt = 1
-        self._rng = rng or random.Random()
 
     def _backoff(self) -> float:
         cap = min(self.policy.backoff_max, self.policy.backoff_initial * (2 ** (self.attempt - 1)))
-        return self._rng.uniform(cap / 2, cap)
+        return _JITTER.uniform(cap / 2, cap)
 
     def on_status(self, status: int, retry_after: float | None) -> RetryDecision:
         if status not in self.policy.retry_statuses:
@@ -279,14 +278,9 @@ class SyncTransport:
             call = api.token_call(self.config.api_key)
             url = resolve_url(self.config, call)
             response = self._send_with_retries(call, url, token=None, stream=False)
-            if response.status_code >= 400:
-                raise api.auth_refused_error(
-                    response.status_code, response.content, response.headers, url, self.config.api_key
-                )
-            try:
-                token = api.parse_token(response.json())
-            except (ValueError, RecursionError):
-                raise ResponseError("token answer is not JSON") from None
+            token = api.parse_token_answer(
+                response.status_code, response.content, response.headers, url, self.config.api_key
+            )
             self.stats["token_exchanges"] += 1
             if self.on_token:
                 self.on_token(token.access_token)

@@ -242,17 +242,15 @@ class OneAtlasHook(BaseHook):
 
         # A person is waiting on the Test button: two quick attempts, not the full retry budget.
         config = config.with_overrides(retry=RetryPolicy(max_attempts=2, backoff_initial=0.2, backoff_max=1.0))
-        client = OneAtlasClient(config, on_token=_mask)
-        try:
-            client.transport.token()
-        except OneAtlasError as exc:
-            return False, f"Authentication at {config.service_urls['auth']} failed: {exc}"
-        try:
-            me = client.get_me()
-        except OneAtlasError as exc:
-            return False, f"Token accepted, but reading {config.service_urls['data']}/api/v1/me failed: {exc}"
-        finally:
-            client.close()
+        with OneAtlasClient(config, on_token=_mask) as client:
+            try:
+                client.transport.token()
+            except OneAtlasError as exc:
+                return False, f"Authentication at {config.service_urls['auth']} failed: {exc}"
+            try:
+                me = client.get_me()
+            except OneAtlasError as exc:
+                return False, f"Token accepted, but reading {config.service_urls['data']}/api/v1/me failed: {exc}"
         return True, (
             f"Connected to OneAtlas: contract {me.contract_id}, balance {me.balance:g} credits, "
             f"workspace {me.workspace_id}"

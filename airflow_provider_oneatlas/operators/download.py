@@ -233,7 +233,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         checksum = root / f"{item_id}.zip.md5"
         if not self.overwrite and final.exists() and checksum.exists():
             remote = self.hook.client.head_item(item_id if url is None else None, url=url)
-            recorded = checksum.read_text().split()[0] if checksum.exists() else ""
+            recorded = checksum.read_text().split()[0]
             if remote.md5 and recorded == remote.md5 and final.stat().st_size == remote.size:
                 self.log.info("%s is already stored with md5 %s: not downloading again", final, recorded)
                 return {"item_id": item_id, "path": str(final), "size": remote.size, "md5": recorded, "skipped": True}

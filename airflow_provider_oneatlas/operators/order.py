@@ -21,10 +21,11 @@ from airflow_provider_oneatlas.client.query import ORDER_KINDS
 from airflow_provider_oneatlas.links import OneAtlasOrderLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, default_deferrable, is_templated
 from airflow_provider_oneatlas.operators.search import as_number
-from airflow_provider_oneatlas.sensors.oneatlas import handle_trigger_event, order_failed
+from airflow_provider_oneatlas.sensors.oneatlas import delivered_or_raise, handle_trigger_event
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
 
 if TYPE_CHECKING:
+    from airflow_provider_oneatlas.client.client import OneAtlasClient
     from airflow_provider_oneatlas.client.models import Order
 
 #: Order POSTs per try when each failure is followed by a lookup proving no order was placed.
@@ -216,7 +217,8 @@ class OneAtlasOrderOperator(_ProductOperator):
         products = self.products()  # every input checked before any request
         budget = as_number(self.max_credits, "max_credits", lower=0, upper=1e12)
         ref = self._customer_ref(context)
-        query.order_body(self.kind or ORDER_KINDS[0], products, customer_ref=ref, tags=self.tags)  # validation only
+        # Built (and so checked) before any request; without a kind, the subscription decides it later.
+        body = query.order_body(self.kind or ORDER_KINDS[0], products, customer_ref=ref, tags=self.tags)
         client = self.hook.client
 
         existing = client.find_orders(customer_ref=ref)
@@ -229,14 +231,11 @@ class OneAtlasOrderOperator(_ProductOperator):
                 ref,
             )
         else:
-            order = self._place(client, products, budget, ref)
+            order = self._place(client, body, budget, ref)
         self._remember(context, order)
-        if not self.wait_for_completion:
-            return self._result(order, products)
-        if order.is_failed:
-            raise order_failed(order.id, order.status, order.message)
-        if order.is_delivered:
-            return self._result(order, products)
+        image_ids = [p.item_id for p in products]
+        if not self.wait_for_completion or delivered_or_raise(order):
+            return self._result(order.to_dict(), image_ids)
         if self.deferrable:
             end_time = time.time() + self.wait_timeout if self.wait_timeout else None
             self.defer(
@@ -247,19 +246,17 @@ class OneAtlasOrderOperator(_ProductOperator):
                     end_time=end_time,
                 ),
                 method_name="execute_complete",
-                kwargs={"image_ids": [p.item_id for p in products], "order_url": self.oneatlas_order_url},
+                kwargs={"image_ids": image_ids, "order_url": self.oneatlas_order_url},
                 timeout=timedelta(seconds=self.wait_timeout) if self.wait_timeout else None,
             )
-        return self._result(self._poll(order.id), products)
+        return self._result(self._poll(order.id).to_dict(), image_ids)
 
-    def _place(self, client: Any, products: list[query.ProductSpec], budget: float | None, ref: str) -> Order:
-        from airflow_provider_oneatlas.client import api  # response parsers: only when a task runs
-
+    def _place(self, client: OneAtlasClient, body: dict[str, Any], budget: float | None, ref: str) -> Order:
         # One read of the account serves both the order kind and the balance check.
         account = client.get_me()
-        kind = self.kind or api.order_kind_for(client.get_subscriptions(account.contract_id), account)
-        body = query.order_body(kind, products, customer_ref=ref, tags=self.tags)
-        price = api.parse_price(client.transport.json(api.price_call({"kind": kind, "products": body["products"]})))
+        if self.kind is None:
+            body = {**body, "kind": client.get_order_kind(account)}
+        price = client.get_price(body=body)
         if not price.is_orderable:
             raise AirflowFailException(f"OneAtlas says the order is not orderable ({price.orderable})")
         if budget is not None and price.credits > budget:
@@ -274,13 +271,13 @@ class OneAtlasOrderOperator(_ProductOperator):
         self.log.info("Ordering for %g credits (%.2f km2), customerRef %r", price.credits, price.area_km2, ref)
         for attempt in range(1, ORDER_POST_ATTEMPTS + 1):
             try:
-                return client.create_order(body=body)  # type: ignore[no-any-return]
+                return client.create_order(body=body)
             except (TransportError, ServerError) as exc:
                 # The POST may have reached OneAtlas even though the answer was lost: look first.
                 found = client.find_orders(customer_ref=ref)
                 if found:
                     self.log.warning("The order answer was lost but order %s exists: using it", found[0].id)
-                    return found[0]  # type: ignore[no-any-return]
+                    return found[0]
                 if attempt == ORDER_POST_ATTEMPTS:
                     raise
                 # Proven absent: posting again cannot make a second order.
@@ -296,24 +293,23 @@ class OneAtlasOrderOperator(_ProductOperator):
         deadline = time.monotonic() + self.wait_timeout if self.wait_timeout else None
         while True:
             order = self.hook.get_order(order_id)
-            if order.is_failed:
-                raise order_failed(order.id, order.status, order.message)
-            if order.is_delivered:
+            if delivered_or_raise(order):
                 return order
             if deadline is not None and time.monotonic() > deadline:
                 raise AirflowFailException(f"OneAtlas order {order_id} not delivered after {self.wait_timeout}s")
             time.sleep(self.poll_interval)
 
     @staticmethod
-    def _result(order: Order, products: Sequence[query.ProductSpec]) -> dict[str, Any]:
+    def _result(order: dict[str, Any], image_ids: Sequence[str]) -> dict[str, Any]:
+        """The task's XCom, from an order as ``Order.to_dict()`` gives it (also the trigger's event)."""
         return {
-            "order_id": order.id,
-            "status": order.status,
-            "price": order.price,
-            "customer_ref": order.customer_ref,
-            "kind": order.kind,
-            "image_ids": [p.item_id for p in products],
-            "deliveries": [d.to_dict() for d in order.deliveries],
+            "order_id": order["id"],
+            "status": order["status"],
+            "price": order["price"],
+            "customer_ref": order["customer_ref"],
+            "kind": order["kind"],
+            "image_ids": list(image_ids),
+            "deliveries": order["deliveries"],
         }
 
     def execute_complete(
@@ -324,12 +320,4 @@ class OneAtlasOrderOperator(_ProductOperator):
         # A resumed task is a new operator object: restore the link. The event carries it too, for
         # Airflow 3.1's dag.test(), which resumes with the event alone and drops the defer kwargs.
         self.oneatlas_order_url = order_url or order.get("url")
-        return {
-            "order_id": order["id"],
-            "status": order["status"],
-            "price": order["price"],
-            "customer_ref": order["customer_ref"],
-            "kind": order["kind"],
-            "image_ids": image_ids or order["product_ids"],
-            "deliveries": order["deliveries"],
-        }
+        return self._result(order, image_ids or order["product_ids"])

@@ -199,6 +199,11 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
                 raise ValidationError(
                     "min_coverage", f"needs an areal AOI, got a {candidate.geom_type}", "a Polygon or MultiPolygon aoi"
                 )
+        coverage = None
+        if aoi_shape is not None:
+            from airflow_provider_oneatlas.client.geometry import coverage_against
+
+            coverage = coverage_against(aoi_shape)  # the AOI is parsed once, not once per image
         kept: list[dict[str, Any]] = []
         seen = 0
         for image in self.hook.iter_search(query, max_results=self.max_results):
@@ -206,12 +211,8 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
             if max_cloud is not None and (image.cloud_cover is None or image.cloud_cover > max_cloud):
                 continue
             summary = image.to_dict()
-            if aoi_shape is not None:
-                from airflow_provider_oneatlas.client.geometry import coverage_fraction
-
-                summary["coverage"] = (
-                    round(coverage_fraction(aoi_shape, image.footprint), 6) if image.footprint else 0.0
-                )
+            if coverage is not None:
+                summary["coverage"] = round(coverage(image.footprint), 6) if image.footprint else 0.0
                 if min_coverage is not None and summary["coverage"] < min_coverage:
                     continue
             if not self.include_footprint:

@@ -12,18 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_oneatlas.sandbox.auth import get_state, require_token
+from airflow_provider_oneatlas.sandbox.auth import base_of, get_state, require_token
 from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError
 from airflow_provider_oneatlas.sandbox.state import CONTRACT_ID, PRIVATE_WORKSPACE_ID, USER_ID, SandboxState
 
 router = APIRouter(dependencies=[Depends(require_token)])
 
 CONTRACT_OFFERS = ["order.product", "order.subscription.change-detection", "order.subscription.streaming"]
-
-
-def base_of(request: Request) -> str:
-    """This server's base URL without the trailing slash (``http://127.0.0.1:PORT``)."""
-    return str(request.base_url).rstrip("/")
 
 
 def subscription_offers(state: SandboxState) -> list[str]:

@@ -27,6 +27,11 @@ def get_state(request: Request) -> SandboxState:
     return state
 
 
+def base_of(request: Request) -> str:
+    """This server's base URL without the trailing slash (``http://127.0.0.1:PORT``)."""
+    return str(request.base_url).rstrip("/")
+
+
 def require_token(request: Request) -> str:
     """FastAPI dependency: the caller's bearer token, or a OneAtlas-shaped 401."""
     header = request.headers.get("authorization", "")

@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,8 @@ from shapely import STRtree
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
+
+from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 
 PUBLIC_WORKSPACE_ID = "0e33eb50-3404-48ad-b835-b0b4b72a5625"
 PUBLIC_WORKSPACE_NAME = "public"
@@ -423,14 +425,6 @@ def parse_datetime(text: str) -> int:
     return (moment - _EPOCH) // _US
 
 
-def format_datetime_us(micros: int, *, digits: int = 3) -> str:
-    moment = _EPOCH + timedelta(microseconds=micros)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if digits:
-        text += "." + f"{moment.microsecond:06d}"[:digits]
-    return text + "Z"
-
-
 def _parse_bound(parameter: str, text: str, *, is_date: bool) -> float:
     if is_date:
         return float(parse_datetime(text))
@@ -654,20 +648,6 @@ def parse_filters(params: Mapping[str, Any]) -> SearchFilters:
 # --------------------------------------------------------------------------------------------------
 
 
-def _config_value(config: Any, name: str, default: Any) -> Any:
-    value = getattr(config, name, default)
-    return default if value is None else value
-
-
-def _day_start_us(value: Any) -> int:
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return (moment - _EPOCH) // _US
-    if isinstance(value, date):
-        return (datetime(value.year, value.month, value.day, tzinfo=timezone.utc) - _EPOCH) // _US
-    return parse_datetime(str(value))
-
-
 def _float_or_nan(value: Any) -> float:
     if value is None or isinstance(value, bool):
         return math.nan
@@ -758,17 +738,13 @@ class Catalog:
     ``all`` and ``query`` are the stored objects: read them, do not modify them (``get`` returns a copy).
     """
 
-    def __init__(self, config: Any = None) -> None:
-        self.config = config
-        self.seed = int(_config_value(config, "seed", 0))
-        self.size = int(_config_value(config, "catalog_size", 2000))
-        self.start_us = _day_start_us(_config_value(config, "catalog_start", "2018-01-01"))
+    def __init__(self, config: SandboxConfig) -> None:
+        # SandboxConfig.validate() has checked catalog_size >= 0 and catalog_end >= catalog_start.
+        self.seed = config.seed
+        self.size = config.catalog_size
+        self.start_us = parse_datetime(config.catalog_start)
         # The end date is inclusive: images may be taken until its last microsecond.
-        self.end_us = _day_start_us(_config_value(config, "catalog_end", "2026-12-31")) + 86_400_000_000 - 1
-        if self.end_us <= self.start_us:
-            raise ValueError("catalog_end must be after catalog_start")
-        if self.size < 0:
-            raise ValueError("catalog_size must not be negative")
+        self.end_us = parse_datetime(config.catalog_end) + 86_400_000_000 - 1
         self._lock = threading.RLock()
         self._features: list[dict[str, Any]] = []
         self._index: dict[str, int] = {}
@@ -1090,22 +1066,9 @@ class Catalog:
                 parent = f"DS_{platform}_{day}{clock}{millis[0]}_FR1_PX_{tile}_{strip_i:04d}_{scene_i:05d}"
             level = levels[level_i]
             source_id = f"{level_prefix[level_i]}_{platform}_{day}_{clock}{millis}_000"
-            view = f"{VIEW_HOST}/api/v1/items/{item_id}"
             features.append(
                 {
-                    "_links": {
-                        "delete": {
-                            "href": f"{WORKSPACES_HOST}/api/v1/workspaces/{PUBLIC_WORKSPACE_ID}"
-                            f"/types/satellite_imagery/items/{item_id}",
-                            "name": "Delete",
-                            "type": "HTTP",
-                        },
-                        "metadata": {"href": f"{view}/metadata", "name": "Metadata", "type": "HTTP"},
-                        "quicklook": {"href": f"{view}/quicklook", "name": "QuickLook", "type": "HTTP"},
-                        "thumbnail": {"href": f"{view}/thumbnail", "name": "Thumbnail", "type": "HTTP"},
-                        "wms": {"href": f"{view}/wms", "name": "WMS", "type": "WMS"},
-                        "wmts": {"href": f"{view}/wmts", "name": "WMTS", "type": "WMTS"},
-                    },
+                    "_links": real_links(item_id, PUBLIC_WORKSPACE_ID),
                     "geometry": {"coordinates": [ring_i], "type": "Polygon"},
                     "properties": {
                         "acquisitionDate": acquisition_date,

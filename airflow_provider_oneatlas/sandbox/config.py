@@ -265,28 +265,14 @@ def _to_keys(value: Any) -> tuple[str, ...]:
     return tuple(keys)
 
 
-_COERCERS: dict[str, Any] = {
-    "seed": _to_int,
-    "api_keys": _to_keys,
-    "token_lifetime": _to_float,
-    "error_rate": _to_float,
-    "rate_limit_rate": _to_float,
-    "retry_after": _to_float,
-    "drop_rate": _to_float,
-    "latency": _to_float,
-    "bandwidth": _optional(_to_float),
-    "ranges": _to_bool,
-    "processing_after": _to_float,
-    "delivered_after": _to_float,
-    "order_outcome": _to_str,
-    "balance": _to_int,
-    "credits_per_km2": _to_float,
-    "min_credits": _to_int,
-    "consumption_mode": _to_str,
-    "catalog_size": _to_int,
-    "catalog_start": _to_str,
-    "catalog_end": _to_str,
-    "download_size": _to_int,
-    "order_response_delay": _to_float,
-    "cache_dir": _optional(_to_str),
+# Field annotations are strings (``from __future__ import annotations``); a new field type needs an entry here.
+_BY_TYPE: dict[str, Any] = {
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "str": _to_str,
+    "tuple[str, ...]": _to_keys,
+    "float | None": _optional(_to_float),
+    "str | None": _optional(_to_str),
 }
+_COERCERS: dict[str, Any] = {f.name: _BY_TYPE[str(f.type)] for f in fields(SandboxConfig)}

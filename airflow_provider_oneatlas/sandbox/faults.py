@@ -27,11 +27,11 @@ from urllib.parse import parse_qsl, urlencode
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from airflow_provider_oneatlas.sandbox.admin import ADMIN_PREFIX
 from airflow_provider_oneatlas.sandbox.downloads import LOG_ENTRY_KEY, DownloadDropped
 from airflow_provider_oneatlas.sandbox.errors import CORRELATION_HEADER, current_correlation_id, oneatlas_error
 from airflow_provider_oneatlas.sandbox.state import SandboxState
 
-ADMIN_PREFIX = "/_sandbox"
 SECRET_PARAMETERS = frozenset({"apikey", "api_key", "access_token", "token", "password", "key", "secret"})
 
 

@@ -66,14 +66,6 @@ def encode_png(
     )
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    """``(width, height)`` from a PNG's IHDR chunk; ValueError if ``data`` is not a PNG."""
-    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        raise ValueError("not a PNG file")
-    width, height = struct.unpack(">II", data[16:24])
-    return int(width), int(height)
-
-
 def seed_for(text: str) -> int:
     """A stable 53-bit seed from a string (an item id)."""
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") & _MASK53

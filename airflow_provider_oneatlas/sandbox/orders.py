@@ -22,8 +22,8 @@ from fastapi.responses import JSONResponse
 
 from airflow_provider_oneatlas.client.errors import AoiError
 from airflow_provider_oneatlas.client.geometry import geodesic_area_km2, intersection_geojson, to_aoi
-from airflow_provider_oneatlas.sandbox.account import allowed_order_kinds, base_of
-from airflow_provider_oneatlas.sandbox.auth import get_state, require_token
+from airflow_provider_oneatlas.sandbox.account import allowed_order_kinds
+from airflow_provider_oneatlas.sandbox.auth import base_of, get_state, require_token
 from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError
 from airflow_provider_oneatlas.sandbox.state import (
     CONTRACT_ID,
@@ -255,7 +255,7 @@ def list_orders_document(request: Request) -> dict[str, Any]:
     kinds = _split(request.query_params.get("kind"))
     tags = set(_split(request.query_params.get("tags")))
     customer_ref = request.query_params.get("customerRef")
-    state.advance_orders()
+    # SandboxMiddleware has advanced the orders before the route ran.
     with state.lock:
         orders = sorted(state.orders.values(), key=lambda order: order.seq, reverse=True)
 

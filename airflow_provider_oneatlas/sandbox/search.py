@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_oneatlas.sandbox.auth import require_token
+from airflow_provider_oneatlas.sandbox.auth import base_of, require_token
 from airflow_provider_oneatlas.sandbox.catalog import (
     DATE_FIELDS,
     DEFAULT_ITEMS_PER_PAGE,
@@ -69,10 +69,6 @@ def _page_number(params: Mapping[str, Any], name: str, default: int, low: int, h
         bounds = f"from {low} to {high}" if high is not None else f"from {low}"
         raise _BadRequest(f"{name}: {value} is out of range (an integer {bounds})")
     return value
-
-
-def base_url_of(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def rebase(href: str, base: str) -> str:
@@ -179,7 +175,7 @@ async def _request_params(request: Request) -> dict[str, Any]:
 
 async def _search(request: Request) -> Response:
     catalog: Catalog = request.app.state.sandbox.catalog
-    base = base_url_of(request)
+    base = base_of(request)
     try:
         params = await _request_params(request)
         document = await run_in_threadpool(search_document, catalog, params, base)

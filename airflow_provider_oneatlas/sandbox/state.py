@@ -133,7 +133,8 @@ class SandboxState:
     """The live state of one sandbox. Attributes other modules rely on:
 
     ``config``, ``catalog``, ``orders`` (id -> :class:`Order`), ``balance`` (credits), ``debits``,
-    ``request_log`` (list of dicts), ``fault_counts`` (kind -> count), ``rng``, ``lock``; ``reset()``.
+    ``request_log`` (list of dicts), ``fault_counts`` (kind -> count), ``streamed_bytes``, ``rng``, ``lock``;
+    ``reset()``.
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
@@ -162,6 +163,7 @@ class SandboxState:
             self.request_log: list[dict[str, Any]] = []
             self.request_log_dropped = 0  # oldest entries forgotten once the log is full
             self.fault_counts: dict[str, int] = {}
+            self.streamed_bytes = 0  # bytes of WMTS tiles served
             self.rng = random.Random(self.config.seed)
             self.delivered_items: dict[str, dict[str, Any]] = {}
 

@@ -7,7 +7,7 @@
   levels 10 to 18, 256 px tiles), well-formed: ``Layer`` and ``TileMatrixSet`` sit in ``Contents``.
 - ``GET /api/v1/items/{id}/wmts/tiles/1.0.0/default/{Style}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.png``:
   256x256 RGBA PNG tiles, transparent outside the footprint. Each tile's size is added to
-  ``app.state.sandbox.streamed_bytes`` when the state has that counter.
+  ``app.state.sandbox.streamed_bytes``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from shapely.geometry.base import BaseGeometry
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_oneatlas.sandbox.auth import require_token
+from airflow_provider_oneatlas.sandbox.auth import base_of, get_state, require_token
 from airflow_provider_oneatlas.sandbox.catalog import Catalog
 from airflow_provider_oneatlas.sandbox.errors import oneatlas_error
 from airflow_provider_oneatlas.sandbox.images import encode_png, render_scene, seed_for
@@ -54,8 +54,6 @@ SCALE_DENOMINATORS = {
     17: "2132.729583849784",
     18: "1066.364791924892",
 }
-
-_counter_lock = threading.Lock()
 
 
 class _LRU:
@@ -268,10 +266,6 @@ http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd">
 """
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 @router.get("/api/v1/items/{item_id}/quicklook")
 async def quicklook(request: Request, item_id: str, width: str | None = None) -> Response:
     return await _preview(request, item_id, width, QUICKLOOK_WIDTH)
@@ -311,7 +305,7 @@ async def wmts_capabilities(request: Request, item_id: str) -> Response:
     footprint = _catalog(request).footprint(item_id)
     if footprint is None:
         return _not_found(item_id)
-    return Response(content=capabilities_xml(item_id, footprint, _base(request)), media_type="application/xml")
+    return Response(content=capabilities_xml(item_id, footprint, base_of(request)), media_type="application/xml")
 
 
 def _tile_index(name: str, text: str, low: int, high: int, what: str) -> int | str:
@@ -350,8 +344,7 @@ async def wmts_tile(
     if isinstance(y, str):
         return _bad_request(y, hint="See MatrixHeight in the capabilities")
     png = await run_in_threadpool(render_tile, item_id, footprint, _cloud_cover(feature.get("properties", {})), z, x, y)
-    state = request.app.state.sandbox
-    if isinstance(getattr(state, "streamed_bytes", None), int):
-        with getattr(state, "lock", None) or _counter_lock:
-            state.streamed_bytes += len(png)
+    state = get_state(request)
+    with state.lock:
+        state.streamed_bytes += len(png)
     return Response(content=png, media_type="image/png")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
@@ -17,11 +17,21 @@ from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.operators.base import default_deferrable, is_templated
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
 
+if TYPE_CHECKING:
+    from airflow_provider_oneatlas.client.models import Order
+
 
 def order_failed(order_id: Any, status: Any, message: Any) -> AirflowFailException:
     """The task failure for an order that ended failed, error or rejected: no retry can turn it into a
     delivered one, so the task fails at once, with OneAtlas' own message."""
     return AirflowFailException(str(OrderFailedError(str(order_id), str(status), message or None)))
+
+
+def delivered_or_raise(order: Order) -> bool:
+    """True once the order is delivered; a failed, error or rejected one fails the task at once."""
+    if order.is_failed:
+        raise order_failed(order.id, order.status, order.message)
+    return order.is_delivered
 
 
 def handle_trigger_event(event: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -83,9 +93,7 @@ class OneAtlasOrderSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         order = self.hook.get_order(check_id(self.order_id, "order_id"))
         self.log.info("OneAtlas order %s is %s", order.id, order.status)
-        if order.is_failed:
-            raise order_failed(order.id, order.status, order.message)
-        if order.is_delivered:
+        if delivered_or_raise(order):
             return PokeReturnValue(is_done=True, xcom_value=order.to_dict())
         return False
 

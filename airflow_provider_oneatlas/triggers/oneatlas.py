@@ -6,6 +6,7 @@ Only reads (order status), so running it twice, or resuming it after a triggerer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -72,15 +73,15 @@ class OneAtlasOrderTrigger(BaseTrigger):
 
         from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook, config_from_connection
 
-        getter = getattr(OneAtlasHook, "aget_connection", None)
-        if getter is None:  # pragma: no cover - Airflow 3.0 has no async getter
-            return config_from_connection(await sync_to_async(OneAtlasHook.get_connection)(self.oneatlas_conn_id))
-        try:
-            conn = await getter(self.oneatlas_conn_id)
-        except AirflowNotFoundException:
+        conn = None
+        getter = getattr(OneAtlasHook, "aget_connection", None)  # Airflow 3.0 has none
+        if getter is not None:
             # Airflow 3.1's dag.test() / `airflow dags test` runs triggers on in-process comms that
             # cannot send asynchronously, so the async lookup misses connections kept in the metadata
             # DB. The sync lookup reaches them; a connection that really is missing fails there too.
+            with contextlib.suppress(AirflowNotFoundException):
+                conn = await getter(self.oneatlas_conn_id)
+        if conn is None:
             conn = await sync_to_async(OneAtlasHook.get_connection)(self.oneatlas_conn_id)
         return config_from_connection(conn)
 

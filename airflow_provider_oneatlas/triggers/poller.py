@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from airflow_provider_oneatlas.client.api import MAX_ORDERS_PER_PAGE
 from airflow_provider_oneatlas.client.errors import NotFoundError, OneAtlasError, RateLimitedError
 from airflow_provider_oneatlas.client.models import Order
+from airflow_provider_oneatlas.client.query import MAX_ORDERS_PER_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ class OrderPoller:
         self.task: asyncio.Task[None] | None = None
         self.last_status: dict[str, str] = {}
         self.cycles = 0
-        self.requests = 0
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -149,7 +148,6 @@ class OrderPoller:
         page = 1
         while remaining and page <= MAX_LIST_PAGES:
             result = await client.list_orders(page=page, items_per_page=MAX_ORDERS_PER_PAGE)
-            self.requests += 1
             for order in result.orders:
                 if order.id in remaining:
                     found[order.id] = order
@@ -163,5 +161,4 @@ class OrderPoller:
                 found[order_id] = await client.get_order(order_id)
             except NotFoundError as exc:
                 missing[order_id] = str(exc)
-            self.requests += 1
         return found, missing

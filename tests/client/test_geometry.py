@@ -23,16 +23,8 @@ from airflow_provider_oneatlas.client.geometry import (
     to_search_geometry,
     to_shape,
 )
+from tests.conftest import TUTORIAL_AOI  # the pricing tutorial's AOI (Toulouse)
 
-# The AOI of the OneAtlas pricing tutorial (Toulouse), [lon, lat].
-TUTORIAL_RING = [
-    [1.240702761700962, 43.71466198202646],
-    [1.567967301703224, 43.70248156062971],
-    [1.568833709452247, 43.470228154858],
-    [1.239288081223572, 43.48647760616458],
-    [1.240702761700962, 43.71466198202646],
-]
-TUTORIAL_AOI = {"type": "Polygon", "coordinates": [TUTORIAL_RING]}
 TUTORIAL_AREA_KM2 = 678.35
 
 SQUARE_RING = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]

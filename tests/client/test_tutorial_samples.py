@@ -17,6 +17,7 @@ from airflow_provider_oneatlas.client.config import DEFAULT_SERVICE_URLS, Client
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.client.models import ORDER_KIND_GB, ORDER_KIND_TILES
 from tests.conftest import TUTORIAL_AOI as TOULOUSE
+from tests.conftest import TUTORIAL_SEARCH_AOI as CAVTAT
 from tests.conftest import tutorial
 
 AUTH = DEFAULT_SERVICE_URLS["auth"] + api.TOKEN_PATH
@@ -25,19 +26,6 @@ SEARCH = DEFAULT_SERVICE_URLS["search"]
 VIEW = DEFAULT_SERVICE_URLS["view"]
 API_KEY = "tutorial-api-key-0123"
 TOKEN = "tutorial-access-token-abc"
-
-CAVTAT = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [18.19021469803709, 42.65838625971582],
-            [18.44677413880892, 42.65077884078982],
-            [18.44409024457931, 42.4205262624631],
-            [18.19013378078468, 42.42607365097246],
-            [18.19021469803709, 42.65838625971582],
-        ]
-    ],
-}
 
 
 @pytest.fixture

@@ -17,14 +17,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import SANDBOX_KEY
+
+if TYPE_CHECKING:
+    from tests.e2e.stack import Airflow
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "example_dags"
-SANDBOX_KEY = "oneatlas-sandbox-key"
 #: A date range where the sandbox catalogue has clear SENSOR images over both demo fields.
 FOUND_RANGE = {"start": "2024-01-01", "end": "2024-12-31"}
 #: Before the sandbox catalogue starts (2018-01-01): nothing can be found.
@@ -165,10 +169,6 @@ def sandbox_get(base_url: str, path: str) -> Any:
         connection.close()
 
 
-def md5_bytes(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
 def md5_file(path: Path) -> str:
     digest = hashlib.md5()
     with path.open("rb") as handle:
@@ -290,3 +290,47 @@ def run_dag(example_dags: dict[str, Any]) -> Any:
         return DagRunResult(dag_id, dr.run_id, state, time.monotonic() - started)
 
     return run
+
+
+# -- a real Airflow (scheduler, triggerer, DAG processor, API server) --------------------------------
+
+
+@pytest.fixture
+def sandbox_process() -> Iterator[Any]:
+    """The sandbox in its own process. Orders are never delivered by the clock (the test delivers
+    them); the catalogue ends in 2024, so the scheduled run of "yesterday" finds nothing."""
+    from airflow_provider_oneatlas.sandbox.config import SandboxConfig
+    from airflow_provider_oneatlas.sandbox.server import SandboxProcess
+
+    config = SandboxConfig(
+        processing_after=2.0,
+        delivered_after=86400.0,
+        catalog_end="2024-12-31",
+        download_size=256 * 1024,
+    )
+    with SandboxProcess(config) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def airflow(airflow_db: Path, tmp_path: Path, sandbox_process: Any) -> Iterator[Airflow]:
+    from tests.e2e.stack import new_airflow, start_api_server  # stack imports this module
+
+    instance = new_airflow(
+        airflow_db,
+        tmp_path,
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="4",
+        AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
+        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(sandbox_process.base_url),
+    )
+    try:
+        # Writes airflow.cfg once (before the components would race to) and serializes the DAGs.
+        instance.cli("dags", "reserialize")
+        start_api_server(instance)
+        instance.start("scheduler", "scheduler", "--skip-serve-logs")
+        instance.start("triggerer", "triggerer", "--skip-serve-logs")
+        instance.start("dag-processor", "dag-processor")
+        yield instance
+    finally:
+        instance.stop()

@@ -12,60 +12,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import FOUND_RANGE, connection_json, md5_file
-from tests.e2e.stack import Airflow, http_json, new_airflow, start_api_server, wait_for
+from tests.e2e.conftest import FOUND_RANGE, md5_file
+from tests.e2e.stack import Airflow, http_json, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 #: The whole run, from triggering to the downstream DAG's success.
 DEADLINE_SECONDS = 360
 RUN_ID = "e2e_scheduler_acquisition"
-
-
-@pytest.fixture
-def sandbox_process() -> Iterator[Any]:
-    """The sandbox in its own process. Orders are never delivered by the clock (the test delivers
-    them); the catalogue ends in 2024, so the scheduled run of "yesterday" finds nothing."""
-    from airflow_provider_oneatlas.sandbox.config import SandboxConfig
-    from airflow_provider_oneatlas.sandbox.server import SandboxProcess
-
-    config = SandboxConfig(
-        processing_after=2.0,
-        delivered_after=86400.0,
-        catalog_end="2024-12-31",
-        download_size=256 * 1024,
-    )
-    with SandboxProcess(config) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def airflow(airflow_db: Path, tmp_path: Path, sandbox_process: Any) -> Iterator[Airflow]:
-    instance = new_airflow(
-        airflow_db,
-        tmp_path,
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
-        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(sandbox_process.base_url),
-    )
-    try:
-        # Writes airflow.cfg once (before the components would race to) and serializes the DAGs.
-        instance.cli("dags", "reserialize")
-        start_api_server(instance)
-        instance.start("scheduler", "scheduler", "--skip-serve-logs")
-        instance.start("triggerer", "triggerer", "--skip-serve-logs")
-        instance.start("dag-processor", "dag-processor")
-        yield instance
-    finally:
-        instance.stop()
 
 
 def test_acquisition_under_a_real_scheduler(airflow: Airflow, sandbox_process: Any, tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import signal
 import subprocess
@@ -24,8 +23,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import FOUND_RANGE, md5_file
-from tests.e2e.stack import Airflow, Component, http_json, wait_for
-from tests.e2e.test_scheduler import airflow, sandbox_process  # noqa: F401  (fixtures: found by name)
+from tests.e2e.stack import Airflow, Component, http_json, signal_group, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -55,19 +53,14 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _kill_group(component: Component) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(component.process.pid, signal.SIGKILL)
-
-
 def _requests_since(base_url: str, index: int) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = http_json(f"{base_url}/_sandbox/requests?since={index}")["requests"]
     return entries
 
 
 def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
-    airflow: Airflow,  # noqa: F811
-    sandbox_process: Any,  # noqa: F811
+    airflow: Airflow,
+    sandbox_process: Any,
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
@@ -121,7 +114,7 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
         assert triggerer.process.pid in members, (members, diagnostics())
         airflow.components.remove(triggerer)
         killed.append(triggerer)
-        _kill_group(triggerer)
+        signal_group(triggerer.process, signal.SIGKILL)
         returncode = triggerer.process.wait(timeout=30)
         assert returncode == -signal.SIGKILL, (returncode, diagnostics())
         deadline = time.monotonic() + 30
@@ -190,7 +183,7 @@ def test_a_new_triggerer_resumes_the_wait_after_a_sigkill(
     finally:
         # The fixture stops (and reaps) airflow.components; the killed triggerer is ours to reap.
         for component in killed:
-            _kill_group(component)
+            signal_group(component.process, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 component.process.wait(timeout=10)
             component.log_file.close()

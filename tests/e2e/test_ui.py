@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import SANDBOX_KEY
-from tests.e2e.conftest import FOUND_RANGE, md5_file
-from tests.e2e.stack import Airflow, http_json, new_airflow, start_api_server
+from tests.e2e.conftest import FOUND_RANGE, md5_file, sandbox_get
+from tests.e2e.stack import Airflow, new_airflow, start_api_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -109,11 +107,6 @@ def page(browser: Any, ui_airflow: Airflow, request: pytest.FixtureRequest) -> I
             page.screenshot(path=ARTIFACTS / f"failed-{request.node.name}.png", full_page=True)
     finally:
         context.close()
-
-
-def _sandbox_requests(base_url: str, since: int) -> list[str]:
-    entries = http_json(f"{base_url}/_sandbox/requests?since={since}")["requests"]
-    return [f"{e['method']} {e['path']}" for e in entries]
 
 
 def _open_add_connection_form(page: Any, api_url: str, conn_id: str) -> None:
@@ -205,14 +198,15 @@ def test_the_connection_form_saves_a_working_oneatlas_connection(
     assert set(config.service_urls.values()) == {ui_sandbox.base_url}
 
     # Test: the api-server runs the hook's test_connection, which really talks to the sandbox.
-    since = http_json(f"{ui_sandbox.base_url}/_sandbox/requests?since=0")["next"]
+    since = sandbox_get(ui_sandbox.base_url, "/_sandbox/requests")["next"]
     answer, colour = _press_test(page, api, CONN_ID)
     page.screenshot(path=ARTIFACTS / "3-test-succeeded.png", full_page=True)
     assert answer["status"] is True, answer
     assert answer["message"].startswith("Connected to OneAtlas: contract "), answer
     assert "balance" in answer["message"]
     assert colour == "green"
-    assert "GET /api/v1/me" in _sandbox_requests(ui_sandbox.base_url, since)
+    served = sandbox_get(ui_sandbox.base_url, f"/_sandbox/requests?since={since}")["requests"]
+    assert "GET /api/v1/me" in [f"{r['method']} {r['path']}" for r in served]
 
 
 def test_the_test_button_explains_a_wrong_key_without_showing_it(
@@ -239,34 +233,20 @@ def test_a_dag_runs_on_the_connection_made_in_the_form_and_links_its_order(
     """Depends on the first test's connection (pytest runs a module's tests in file order)."""
     destination = tmp_path / "imagery"
     conf = {**FOUND_RANGE, "conn_id": CONN_ID, "destination": destination.as_uri() + "/", "poll_interval": 1}
-    env = {k: v for k, v in ui_airflow.env.items() if not k.startswith("AIRFLOW_CONN_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", "dags", "test", "oneatlas_acquisition", "-c", json.dumps(conf)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    # The stack's environment has no AIRFLOW_CONN_*: the DAG can only find the form's connection in the DB.
+    ui_airflow.cli("dags", "test", "oneatlas_acquisition", "-c", json.dumps(conf), timeout=300)
 
-    token = http_json(f"{ui_airflow.api_url}/auth/token")["access_token"]
-    runs = http_json(
-        f"{ui_airflow.api_url}/api/v2/dags/oneatlas_acquisition/dagRuns", headers={"Authorization": f"Bearer {token}"}
-    )["dag_runs"]
+    runs = ui_airflow.api("/api/v2/dags/oneatlas_acquisition/dagRuns")["dag_runs"]
     assert [r["state"] for r in runs] == ["success"], runs
     run_id = runs[0]["dag_run_id"]
 
-    orders = http_json(f"{ui_sandbox.base_url}/_sandbox/state")["orders"]
+    orders = ui_sandbox.state["orders"]
     assert len(orders) == 1, orders
     order_id = orders[0]["id"]
     zips = list(destination.rglob("*.zip"))
     assert len(zips) == 1 and md5_file(zips[0])
 
-    links = http_json(
-        f"{ui_airflow.api_url}/api/v2/dags/oneatlas_acquisition/dagRuns/{run_id}/taskInstances/order/links",
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    links = ui_airflow.api(f"/api/v2/dags/oneatlas_acquisition/dagRuns/{run_id}/taskInstances/order/links")
     order_url = f"{ui_sandbox.base_url}/api/v1/orders/{order_id}"
     assert links["extra_links"] == {"OneAtlas order": order_url}, links
 

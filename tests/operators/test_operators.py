@@ -20,7 +20,7 @@ from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator, One
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
-from tests.conftest import TOULOUSE_FIELD
+from tests.conftest import SANDBOX_KEY, TOULOUSE_FIELD
 
 
 def api_requests(sandbox: Any) -> list[dict[str, Any]]:
@@ -176,7 +176,7 @@ def test_lost_order_answer_is_found_not_repeated(
     conn = {
         "conn_type": "oneatlas",
         "host": sandbox.base_url,
-        "password": "oneatlas-sandbox-key",
+        "password": SANDBOX_KEY,
         "extra": {"read_timeout": 0.5, "backoff_initial": 0.05},
     }
     monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", json.dumps(conn))

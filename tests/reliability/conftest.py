@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import requests
 
-from tests.operators.conftest import TaskInstanceStandIn
 from tests.reliability.hostile_server import HostileServer
 
 HOSTILE_KEY = "hostile-test-api-key"
@@ -57,11 +56,6 @@ def storage() -> Iterator[HostileServer]:
 @pytest.fixture
 def hostile_conn(hostile: HostileServer, monkeypatch: pytest.MonkeyPatch) -> str:
     return set_connection(monkeypatch, hostile.base_url)
-
-
-@pytest.fixture
-def context() -> dict[str, Any]:
-    return {"ti": TaskInstanceStandIn()}
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import hashlib
 import ipaddress
 import json
 import secrets
-import socket
 import ssl
 import stat
 import struct
@@ -35,7 +34,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-TOKEN_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
+from airflow_provider_oneatlas.client.api import TOKEN_PATH
+
 CHUNK = 64 * 1024
 MIB = 1024 * 1024
 _LOOPBACK = ("127.0.0.1", "localhost")
@@ -571,10 +571,3 @@ def make_tls_files(
         )
     )
     return files
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (for 'connection refused' cases)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -176,7 +176,7 @@ def order_spec(image_id: str) -> dict[str, Any]:
 def place_order(base_url: str, image_id: str, monkeypatch: pytest.MonkeyPatch, *, wait: bool) -> dict[str, Any]:
     """An order placed in this process by the order operator (the step before the one under test)."""
     from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
-    from tests.reliability.crash_helpers._common import TaskInstanceStandIn
+    from tests.standins import TaskInstanceStandIn
 
     monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", child_env(base_url)["AIRFLOW_CONN_ONEATLAS_DEFAULT"])
     spec = order_spec(image_id)

@@ -9,6 +9,9 @@ from airflow_provider_oneatlas.sandbox.catalog import Catalog
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
 from tests.conftest import SANDBOX_KEY
 
+#: The keys of every sandbox error document.
+ERROR_KEYS = {"correlationId", "hint", "internalCode", "message", "timestamp"}
+
 
 class SandboxSession:
     """A ``requests`` session holding a sandbox token, and the live catalogue for ground truth."""

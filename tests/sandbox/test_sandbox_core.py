@@ -36,8 +36,8 @@ from tests.sandbox.conftest import (
     order_body,
     product,
 )
+from tests.sandbox.http import ERROR_KEYS
 
-ERROR_KEYS = {"correlationId", "hint", "internalCode", "message", "timestamp"}
 TUTORIAL_HOST = "https://data.api.oneatlas.airbus.com"
 PUBLIC_ITEM = "e459d653-468f-471b-8d6e-90b13b14c655"  # first feature of the tutorial's search sample
 

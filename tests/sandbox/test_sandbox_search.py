@@ -29,23 +29,9 @@ from airflow_provider_oneatlas.sandbox.catalog import (
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
 from tests.conftest import TUTORIAL_AOI as TOULOUSE_AOI
+from tests.conftest import TUTORIAL_SEARCH_AOI as CAVTAT_AOI
 from tests.conftest import tutorial
-from tests.sandbox.http import SandboxSession
-
-ERROR_KEYS = {"correlationId", "hint", "internalCode", "message", "timestamp"}
-
-CAVTAT_AOI = {
-    "coordinates": [
-        [
-            [18.19021469803709, 42.65838625971582],
-            [18.44677413880892, 42.65077884078982],
-            [18.44409024457931, 42.4205262624631],
-            [18.19013378078468, 42.42607365097246],
-            [18.19021469803709, 42.65838625971582],
-        ]
-    ],
-    "type": "Polygon",
-}
+from tests.sandbox.http import ERROR_KEYS, SandboxSession
 
 
 class Client(SandboxSession):

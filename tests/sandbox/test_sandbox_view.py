@@ -22,9 +22,8 @@ from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.images import encode_png
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
 from tests.conftest import tutorial
-from tests.sandbox.http import SandboxSession
+from tests.sandbox.http import ERROR_KEYS, SandboxSession
 
-ERROR_KEYS = {"correlationId", "hint", "internalCode", "message", "timestamp"}
 WMTS = "{http://www.opengis.net/wmts/1.0}"
 OWS = "{http://www.opengis.net/ows/1.1}"
 XLINK = "{http://www.w3.org/1999/xlink}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
-from tests.reliability.crash_helpers._common import TaskInstanceStandIn, read_spec, say
+from tests.reliability.crash_helpers._common import read_spec, say
+from tests.standins import TaskInstanceStandIn
 
 
 def main() -> None:

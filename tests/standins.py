@@ -1,9 +1,9 @@
+"""Stand-ins for Airflow objects, free of pytest: the crash helpers import them in child processes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-import pytest
 
 
 @dataclass
@@ -18,8 +18,3 @@ class TaskInstanceStandIn:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = value
-
-
-@pytest.fixture
-def context() -> dict[str, Any]:
-    return {"ti": TaskInstanceStandIn()}

@@ -21,16 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import (  # noqa: F401 - fixtures used by name
-    EXAMPLE_DAGS,
-    SANDBOX_KEY,
-    DagRunResult,
-    _shared_execution_api,
-    airflow_db,
-    example_dags,
-    md5_file,
-    sandbox_get,
-)
+from tests.conftest import SANDBOX_KEY, TOULOUSE_FIELD
+from tests.e2e.conftest import EXAMPLE_DAGS, DagRunResult, md5_file, sandbox_get
 
 pytestmark = pytest.mark.slow
 
@@ -40,11 +32,6 @@ DAG_ID = "oneatlas_acquisition"
 #: How many consecutive runs; ONEATLAS_SOAK_RUNS may raise it (never below 50 in CI).
 RUNS = max(50, int(os.environ.get("ONEATLAS_SOAK_RUNS", "50")))
 MIN_SUCCESS_RATE = 0.90
-
-TOULOUSE_FIELD = {
-    "type": "Polygon",
-    "coordinates": [[[1.30, 43.55], [1.40, 43.55], [1.40, 43.62], [1.30, 43.62], [1.30, 43.55]]],
-}
 
 #: The hostile profile, switched on once the images to buy are known.
 HOSTILE: dict[str, Any] = {
@@ -143,7 +130,7 @@ def _run_once(conf: dict[str, Any], logical_date: dt.datetime) -> DagRunResult:
 
 @pytest.mark.timeout(900)
 def test_soak_hostile_sandbox(
-    example_dags: dict[str, Any],  # noqa: F811 - the e2e fixture
+    example_dags: dict[str, Any],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
