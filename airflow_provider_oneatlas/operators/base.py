@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, XComArg
 
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 
@@ -18,7 +18,8 @@ def is_templated(value: Any) -> bool:
         return any(is_templated(v) for v in value)
     if isinstance(value, dict):
         return any(is_templated(v) for v in value.values())
-    return type(value).__name__ in {"XComArg", "PlainXComArg", "MapXComArg", "_MapResult"}
+    # Every XComArg (plain, map, zip, concat) resolves at run time; _MapResult is a mapped upstream's value.
+    return isinstance(value, XComArg) or type(value).__name__ == "_MapResult"
 
 
 def default_deferrable() -> bool:
