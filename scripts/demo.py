@@ -17,12 +17,14 @@ and on Ctrl-C too. The exit status is 0 only when the imagery landed intact.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import http.client
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -75,13 +77,12 @@ def detail(label: str, value: Any) -> None:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def sandbox_json(base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def sandbox_json(base_url: str, path: str) -> Any:
     """A ``/_sandbox/`` admin document, straight over HTTP (no proxy settings apply)."""
     parts = urlsplit(base_url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
-        payload = json.dumps(body).encode() if body is not None else None
-        connection.request("POST" if body is not None else "GET", path, body=payload)
+        connection.request("GET", path)
         response = connection.getresponse()
         data = response.read()
         if response.status != 200:
@@ -265,6 +266,15 @@ def demo(args: argparse.Namespace) -> None:
         if order["status"] != "delivered" or not items:
             raise DemoError(f"order {order['id']} is {order['status']}, not delivered")
 
+        for image in ordered_images(home):
+            print()
+            print(bold("Image ordered") + " (chosen by the search task)")
+            detail("id", image["id"])
+            detail("acquired", f"{image.get('acquisition_date')} by {image.get('platform')}")
+            detail("cloud cover", f"{image.get('cloud_cover')} %")
+            if image.get("coverage") is not None:
+                detail("AOI covered", f"{image['coverage']:.0%}")
+
         print()
         print(bold("Order"))
         detail("id", order["id"])
@@ -286,7 +296,7 @@ def demo(args: argparse.Namespace) -> None:
             matches = md5 == truth["md5"] and size == truth["size"]
             ok = ok and matches
             print()
-            print(bold("Imagery"))
+            print(bold("Imagery") + " (the delivered item, downloaded by the download task)")
             detail("zip", shown)
             detail("size", f"{size:,} bytes")
             detail("md5", md5)
@@ -299,6 +309,23 @@ def demo(args: argparse.Namespace) -> None:
         if not ok:
             raise DemoError("the imagery or the account does not match what the sandbox delivered")
     print(green(bold("Demo OK")) + f": the imagery landed intact. Sandbox stopped. Airflow log: {run_log}")
+
+
+def ordered_images(home: Path) -> list[dict[str, Any]]:
+    """The search task's summaries of the images the order task ordered, from the run's XComs."""
+
+    def xcom(task_id: str) -> Any:
+        row = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = 'return_value' "
+            "ORDER BY timestamp DESC LIMIT 1",
+            (DAG_ID, task_id),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:
+        found, order = xcom("search") or [], xcom("order") or {}
+    ordered = set(order.get("image_ids") or [])
+    return [image for image in found if image["id"] in ordered]
 
 
 def _interrupt(signum: int, frame: Any) -> None:
