@@ -56,16 +56,26 @@ def context() -> dict[str, Any]:
     return {"ti": TaskInstanceStandIn()}
 
 
+#: Quick retries: a sandbox answers at once, and a fault should cost the tests little time.
+QUICK_RETRIES = {"backoff_initial": 0.05, "backoff_max": 0.5}
+
+
+def connection_json(base_url: str, extra: dict[str, Any] | None = None) -> str:
+    """A connection to the sandbox as Airflow users give one: ``AIRFLOW_CONN_...`` JSON."""
+    return json.dumps(
+        {
+            "conn_type": "oneatlas",
+            "host": base_url,
+            "password": SANDBOX_KEY,
+            "extra": QUICK_RETRIES if extra is None else extra,
+        }
+    )
+
+
 @pytest.fixture
 def oneatlas_conn(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """``oneatlas_default`` pointing at the sandbox, given as Airflow users do: an env connection."""
-    conn = {
-        "conn_type": "oneatlas",
-        "host": sandbox.base_url,
-        "password": SANDBOX_KEY,
-        "extra": {"backoff_initial": 0.05, "backoff_max": 0.5},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", connection_json(sandbox.base_url))
     return "oneatlas_default"
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import SANDBOX_KEY
+from tests.conftest import connection_json
 
 if TYPE_CHECKING:
     from tests.e2e.stack import Airflow
@@ -135,17 +135,6 @@ def e2e_sandbox(e2e_sandbox_config: dict[str, Any]) -> Iterator[Any]:
     settings = {"processing_after": 1.0, "delivered_after": 3.0, "download_size": 384 * 1024} | e2e_sandbox_config
     with SandboxServer(SandboxConfig(**settings)) as server:
         yield server
-
-
-def connection_json(base_url: str) -> str:
-    return json.dumps(
-        {
-            "conn_type": "oneatlas",
-            "host": base_url,
-            "password": SANDBOX_KEY,
-            "extra": {"backoff_initial": 0.05, "backoff_max": 0.5},
-        }
-    )
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SANDBOX_KEY, TOULOUSE_FIELD
+from tests.conftest import SANDBOX_KEY, TOULOUSE_FIELD, connection_json
 from tests.e2e.conftest import EXAMPLE_DAGS, DagRunResult, md5_file, sandbox_get
 
 pytestmark = pytest.mark.slow
@@ -152,13 +152,7 @@ def test_soak_hostile_sandbox(
         requests_before = sandbox_get(base_url, "/_sandbox/requests")["next"]
         server.state.update_config(HOSTILE)
         TOKEN_CACHE.clear()
-        conn = {
-            "conn_type": "oneatlas",
-            "host": base_url,
-            "password": SANDBOX_KEY,
-            "extra": {"backoff_initial": 0.05, "backoff_max": 0.5},
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", json.dumps(conn))
+        monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", connection_json(base_url))
         raised = _failing_exceptions(monkeypatch)
 
         runs: list[dict[str, Any]] = []

@@ -20,7 +20,7 @@ from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator, One
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
-from tests.conftest import SANDBOX_KEY, TOULOUSE_FIELD
+from tests.conftest import TOULOUSE_FIELD, connection_json
 
 
 def api_requests(sandbox: Any) -> list[dict[str, Any]]:
@@ -173,13 +173,8 @@ def test_order_over_budget_or_balance_is_refused(oneatlas_conn: str, context: di
 def test_lost_order_answer_is_found_not_repeated(
     sandbox: Any, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = {
-        "conn_type": "oneatlas",
-        "host": sandbox.base_url,
-        "password": SANDBOX_KEY,
-        "extra": {"read_timeout": 0.5, "backoff_initial": 0.05},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", json.dumps(conn))
+    conn = connection_json(sandbox.base_url, {"read_timeout": 0.5, "backoff_initial": 0.05})
+    monkeypatch.setenv("AIRFLOW_CONN_ONEATLAS_DEFAULT", conn)
     images = search(context, limit=1)
     result = OneAtlasOrderOperator(task_id="order", image_ids=images, aoi=TOULOUSE_FIELD).execute(context)
     state = sandbox_state(sandbox)

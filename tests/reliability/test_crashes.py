@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.conftest import SANDBOX_KEY, TOULOUSE_FIELD
+from tests.conftest import TOULOUSE_FIELD, connection_json
 from tests.e2e.conftest import md5_file, sandbox_get
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,14 +119,7 @@ def children(tmp_path: Path) -> Iterator[list[Child]]:
 def child_env(base_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["AIRFLOW_HOME"] = os.environ["AIRFLOW_HOME"]
-    env["AIRFLOW_CONN_ONEATLAS_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "oneatlas",
-            "host": base_url,
-            "password": SANDBOX_KEY,
-            "extra": {"backoff_initial": 0.05, "backoff_max": 0.5},
-        }
-    )
+    env["AIRFLOW_CONN_ONEATLAS_DEFAULT"] = connection_json(base_url)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
