@@ -38,8 +38,10 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "airflow_provider_oneatlas.operators.search",
+                    "airflow_provider_oneatlas.operators.price",
                     "airflow_provider_oneatlas.operators.order",
                     "airflow_provider_oneatlas.operators.download",
+                    "airflow_provider_oneatlas.operators.quicklook",
                 ],
             }
         ],

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
-from airflow_provider_oneatlas.client import api, download
+from airflow_provider_oneatlas.client import api, download, ordering
 from airflow_provider_oneatlas.client.config import ClientConfig
 from airflow_provider_oneatlas.client.models import (
     ORDER_KIND_TILES,
@@ -29,6 +29,7 @@ from airflow_provider_oneatlas.client.query import (
     format_date_range,
     order_body,
 )
+from airflow_provider_oneatlas.client.search import SearchOutcome, search_images
 from airflow_provider_oneatlas.client.transport import SyncTransport
 
 #: The earliest acquisition the Living Library can hold (SPOT 1 launched in February 1986): the
@@ -155,6 +156,10 @@ class OneAtlasClient:
             for result in pool.map(lambda b: self._search_body(b, api_version), bodies):
                 yield from result.features
 
+    def search_images(self, query: api.SearchQuery, **filters: Any) -> SearchOutcome:
+        """Every result of ``query`` through the client-side filters (see :func:`search_images`)."""
+        return search_images(self, query, **filters)
+
     def _search_body(self, body: dict[str, Any], api_version: int) -> SearchPage:
         return api.parse_search(self.transport.json(api.search_call(body, api_version=api_version)))
 
@@ -214,6 +219,27 @@ class OneAtlasClient:
         if body is None:
             body = self.order_body(products or (), kind=kind, customer_ref=customer_ref, tags=tags)
         return api.parse_order(self.transport.json(api.create_order_call(body)))
+
+    def place_order(
+        self,
+        products: Sequence[api.ProductSpec],
+        *,
+        customer_ref: str,
+        kind: str | None = None,
+        tags: Sequence[str] | None = None,
+        budget: float | None = None,
+        log: ordering.Log | None = None,
+    ) -> ordering.Placement:
+        """Order exactly once under ``customer_ref``, within ``budget`` and the balance (see
+        :func:`ordering.place_order`): raises ``BudgetExceededError`` or ``NotOrderableError``
+        before anything is ordered."""
+        return ordering.place_order(
+            self, products, customer_ref=customer_ref, kind=kind, tags=tags, budget=budget, log=log
+        )
+
+    def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:
+        """Poll until delivered (see :func:`ordering.wait_for_order`)."""
+        return ordering.wait_for_order(self, order_id, poll_interval=poll_interval, timeout=timeout)
 
     def get_order(self, order_id: str) -> Order:
         return api.parse_order(self.transport.json(api.get_order_call(order_id)))

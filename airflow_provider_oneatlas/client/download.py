@@ -52,7 +52,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from airflow_provider_oneatlas.client import api
 
@@ -485,34 +484,6 @@ def _reopen(
 # -- parallel ranged download ------------------------------------------------------------------------
 
 
-def _worker_transport(parent: SyncTransport) -> SyncTransport:
-    """A transport for one download thread: same configuration, token cache and trust rules as
-    ``parent``, but its own ``requests`` session (sessions are not safe to share between threads)."""
-    from airflow_provider_oneatlas.client.transport import QuietAdapter, SyncTransport, new_session
-
-    source = parent.session
-    session = new_session()
-    session.headers.clear()
-    session.headers.update(source.headers)
-    session.proxies = dict(source.proxies)
-    session.trust_env = source.trust_env
-    session.cert = source.cert
-    session.auth = source.auth
-    session.cookies = source.cookies.copy()
-    for prefix, adapter in source.adapters.items():
-        if type(adapter) not in (HTTPAdapter, QuietAdapter):
-            # A foreign adapter (test double, retry policy, TLS settings) is kept; the standard ones
-            # are fresh (new_session mounted them), so each thread has its own connection pool.
-            session.mount(prefix, adapter)
-    worker = SyncTransport(
-        parent.config, session=session, token_cache=parent.tokens, on_token=parent.on_token, sleep=parent.sleep
-    )
-    # One token exchange at a time across the threads: when the token expires mid-download, the
-    # first thread renews it and the others find it in the shared cache.
-    worker._token_lock = parent._token_lock
-    return worker
-
-
 class _ParallelDownload:
     """Parts fetched on ``connections`` threads, written in order by the calling thread.
 
@@ -582,7 +553,7 @@ class _ParallelDownload:
         written = 0
         try:
             for number in range(self.connections):
-                worker = _worker_transport(self.transport)
+                worker = self.transport.fork()
                 workers.append(worker)
                 thread = threading.Thread(
                     target=self._work, args=(worker,), name=f"oneatlas-download-{number}", daemon=True

@@ -147,7 +147,31 @@ class OrderFailedError(OneAtlasError):
 
 
 class BudgetExceededError(OneAtlasError):
-    """An order would cost more than the budget (``max_credits``) or the contract's balance."""
+    """An order would cost more than the budget (``max_credits``) or the contract's balance: nothing
+    was ordered. ``credits`` is what the order would cost, ``limit`` the budget or balance it broke."""
+
+    def __init__(self, message: str, *, credits: float | None = None, limit: float | None = None) -> None:
+        self.credits = credits
+        self.limit = limit
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_budget_error, (type(self), str(self), self.credits, self.limit))
+
+
+def _rebuild_budget_error(
+    cls: type[BudgetExceededError], message: str, credits: float | None, limit: float | None
+) -> BudgetExceededError:
+    return cls(message, credits=credits, limit=limit)
+
+
+class NotOrderableError(OneAtlasError):
+    """OneAtlas priced the products but says they cannot be ordered (feasibility, rights): nothing was
+    ordered, and asking again will not change the answer."""
+
+
+class OrderWaitTimeoutError(OneAtlasError):
+    """An order was not delivered before the wait's deadline (the order itself may still complete)."""
 
 
 class DownloadError(OneAtlasError):

@@ -119,20 +119,33 @@ class _Ctx:
 # ---------------------------------------------------------------------------------------------------
 
 
+class CheckedGeometry(dict[str, Any]):
+    """A GeoJSON geometry this module has already checked and normalized.
+
+    Handing it back to :func:`to_aoi` or :func:`to_search_geometry` costs nothing, so a workflow
+    can parse the user's AOI once and pass the result to the search body, the coverage filter and
+    the order body. It is a plain ``dict`` for everything else (JSON, equality, XCom).
+    """
+
+
 def to_aoi(value: Any, *, field: str = "aoi") -> dict[str, Any]:
     """Any AOI form -> GeoJSON dict ``{"type": "Polygon"|"MultiPolygon", "coordinates": [...]}``.
 
     Coordinates come out as closed rings of 2D float ``[lon, lat]`` lists, in the orientation given.
     Raises :class:`AoiError` (and nothing else) when ``value`` is not a valid polygon or multipolygon.
     """
+    if type(value) is CheckedGeometry and value.get("type") in _AREAL:
+        return value
     ctx = _Ctx(field, _AREAL, ACCEPTED_AOI)
-    return _normalize(_load(value, ctx, 0), ctx)
+    return CheckedGeometry(_normalize(_load(value, ctx, 0), ctx))
 
 
 def to_search_geometry(value: Any, *, field: str = "geometry") -> dict[str, Any]:
     """Like :func:`to_aoi`, but also accepts Point, LineString and MultiPoint (the search API does)."""
+    if type(value) is CheckedGeometry and value.get("type") in _SEARCHABLE:
+        return value
     ctx = _Ctx(field, _SEARCHABLE, ACCEPTED_SEARCH)
-    return _normalize(_load(value, ctx, 0), ctx)
+    return CheckedGeometry(_normalize(_load(value, ctx, 0), ctx))
 
 
 def to_shape(value: Any, *, field: str = "aoi") -> BaseGeometry:

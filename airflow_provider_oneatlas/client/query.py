@@ -57,6 +57,66 @@ def check_id(value: Any, field_name: str) -> str:
     return value.strip()
 
 
+def check_number(value: Any, field_name: str, *, lower: float, upper: float) -> float | None:
+    """A number from a DAG argument or a rendered template (which may be a string); None stays None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            field_name, f"{value!r} is not a number", f"a number from {lower:g} to {upper:g}"
+        ) from None
+    if not lower <= number <= upper or number != number:
+        raise ValidationError(field_name, f"{value!r} is out of range", f"a number from {lower:g} to {upper:g}")
+    return number
+
+
+def check_count(value: Any, field_name: str, *, upper: int = 10_000_000) -> int | None:
+    """A whole number from 1 to ``upper`` (a rendered template may be a string); None stays None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(field_name, f"{value!r} is not a whole number", f"an integer from 1 to {upper}") from None
+    if (isinstance(value, float) and value != number) or not 1 <= number <= upper:
+        raise ValidationError(field_name, f"{value!r} is out of range", f"an integer from 1 to {upper}")
+    return number
+
+
+def check_image_ids(value: Any, field_name: str = "image_ids") -> list[str]:
+    """Image ids from an id, a list of ids, or the summaries the search returns (dicts with ``id``)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    ids = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("id")
+        ids.append(check_id(item, field_name))
+    if not ids:
+        raise ValidationError(field_name, "no image given", "an image id, a list of ids, or search results")
+    return ids
+
+
+def check_product_type(value: Any) -> str:
+    return _choice(value, "product_type", PRODUCT_TYPES)
+
+
+def check_radiometric_processing(value: Any) -> str:
+    return _choice(value, "radiometric_processing", RADIOMETRIC_PROCESSINGS, upper=True)
+
+
+def check_image_format(value: Any) -> str:
+    return _choice(value, "image_format", IMAGE_FORMATS)
+
+
+def check_crs_code(value: Any) -> str:
+    crs = value.strip() if isinstance(value, str) else value
+    if not isinstance(crs, str) or not CRS_RE.match(crs):
+        raise ValidationError("crs_code", f"unknown value {value!r}", CRS_ACCEPTED)
+    return crs
+
+
 def _choice(value: Any, field_name: str, choices: Sequence[str], *, upper: bool = False) -> str:
     if not isinstance(value, str):
         raise ValidationError(field_name, f"{value!r} is not a string", ", ".join(choices))
@@ -306,15 +366,11 @@ class ProductSpec:
     def to_payload(self) -> dict[str, Any]:
         from airflow_provider_oneatlas.client.geometry import to_aoi
 
-        crs = self.crs_code.strip() if isinstance(self.crs_code, str) else self.crs_code
-        if not isinstance(crs, str) or not CRS_RE.match(crs):
-            raise ValidationError("crs_code", f"unknown value {self.crs_code!r}", CRS_ACCEPTED)
+        crs = check_crs_code(self.crs_code)
         return {
-            "productType": _choice(self.product_type, "product_type", PRODUCT_TYPES),
-            "radiometricProcessing": _choice(
-                self.radiometric_processing, "radiometric_processing", RADIOMETRIC_PROCESSINGS, upper=True
-            ),
-            "imageFormat": _choice(self.image_format, "image_format", IMAGE_FORMATS),
+            "productType": check_product_type(self.product_type),
+            "radiometricProcessing": check_radiometric_processing(self.radiometric_processing),
+            "imageFormat": check_image_format(self.image_format),
             "crsCode": crs,
             "id": check_id(self.item_id, "item_id"),
             "aoi": to_aoi(self.aoi, field="aoi"),

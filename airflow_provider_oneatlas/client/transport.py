@@ -265,6 +265,31 @@ class SyncTransport:
         self.stats: Counter[str] = Counter()
         self._token_lock = threading.Lock()
 
+    def fork(self) -> SyncTransport:
+        """A transport for another thread: the same configuration, token cache and trust rules, but its
+        own ``requests`` session (sessions are not safe to share between threads)."""
+        source = self.session
+        session = new_session()
+        session.headers.clear()
+        session.headers.update(source.headers)
+        session.proxies = dict(source.proxies)
+        session.trust_env = source.trust_env
+        session.cert = source.cert
+        session.auth = source.auth
+        session.cookies = source.cookies.copy()
+        for prefix, adapter in source.adapters.items():
+            if type(adapter) not in (requests.adapters.HTTPAdapter, QuietAdapter):
+                # A foreign adapter (test double, retry policy, TLS settings) is kept; the standard ones
+                # are fresh (new_session mounted them), so each thread has its own connection pool.
+                session.mount(prefix, adapter)
+        forked = SyncTransport(
+            self.config, session=session, token_cache=self.tokens, on_token=self.on_token, sleep=self.sleep
+        )
+        # One token exchange at a time across the forks: when the token expires mid-download, the
+        # first thread renews it and the others find it in the shared cache.
+        forked._token_lock = self._token_lock
+        return forked
+
     # -- tokens -----------------------------------------------------------------------------------
 
     def token(self) -> Token:

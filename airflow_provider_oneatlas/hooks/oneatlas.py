@@ -25,7 +25,9 @@ from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlas
 if TYPE_CHECKING:
     # The HTTP client (requests) is imported when a task runs, never when a DAG file is parsed.
     from airflow_provider_oneatlas.client import api
+    from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
     from airflow_provider_oneatlas.client.client import OneAtlasClient
+    from airflow_provider_oneatlas.client.download import RemoteFile
     from airflow_provider_oneatlas.client.models import (
         Account,
         DownloadResult,
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
         Subscription,
         WmtsCapabilities,
     )
+    from airflow_provider_oneatlas.client.ordering import Placement
+    from airflow_provider_oneatlas.client.search import SearchOutcome
 
 #: Extras understood by the connection (anything else is refused, so typos do not pass silently).
 CONNECTION_EXTRAS: dict[str, str] = {
@@ -232,6 +236,31 @@ class OneAtlasHook(BaseHook):
     def get_conn(self) -> OneAtlasClient:
         return self.client
 
+    async def aget_config(self) -> ClientConfig:
+        """The client configuration, read in the triggerer's event loop."""
+        import contextlib
+
+        from airflow.exceptions import AirflowNotFoundException
+        from asgiref.sync import sync_to_async
+
+        conn = None
+        getter = getattr(type(self), "aget_connection", None)  # Airflow 3.0 has none
+        if getter is not None:
+            # Airflow 3.1's dag.test() / `airflow dags test` runs triggers on in-process comms that
+            # cannot send asynchronously, so the async lookup misses connections kept in the metadata
+            # DB. The sync lookup reaches them; a connection that really is missing fails there too.
+            with contextlib.suppress(AirflowNotFoundException):
+                conn = await getter(self.oneatlas_conn_id)
+        if conn is None:
+            conn = await sync_to_async(self.get_connection)(self.oneatlas_conn_id)
+        return config_from_connection(conn)
+
+    def get_async_client(self, config: ClientConfig) -> AsyncOneAtlasClient:
+        """The async client a trigger polls with (tokens registered with the secret masker)."""
+        from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
+
+        return AsyncOneAtlasClient(config, on_token=_mask)
+
     def test_connection(self) -> tuple[bool, str]:
         """Exchange the key for a token and read ``/api/v1/me``; say what failed if anything."""
         try:
@@ -273,6 +302,11 @@ class OneAtlasHook(BaseHook):
     def get_order_kind(self) -> str:
         return self.client.get_order_kind()
 
+    def search_images(self, query: api.SearchQuery, **filters: Any) -> SearchOutcome:
+        """The filtered search: every result of ``query`` through the client-side filters
+        (``max_cloud_cover``, ``min_coverage``, ``newest_first``, ``limit``, ...)."""
+        return self.client.search_images(query, **filters)
+
     def search(self, query: api.SearchQuery | None = None, *, api_version: int = 1, **filters: Any) -> SearchPage:
         return self.client.search(query, api_version=api_version, **filters)
 
@@ -281,8 +315,8 @@ class OneAtlasHook(BaseHook):
     ) -> Iterator[ImageSummary]:
         return self.client.iter_search(query, max_results=max_results, **filters)
 
-    def get_quicklook(self, item_id: str, width: int | None = None) -> bytes:
-        return self.client.get_quicklook(item_id, width)
+    def get_quicklook(self, item_id: str, width: int | None = None, *, url: str | None = None) -> bytes:
+        return self.client.get_quicklook(item_id, width, url=url)
 
     def get_thumbnail(self, item_id: str, width: int | None = None) -> bytes:
         return self.client.get_thumbnail(item_id, width)
@@ -303,6 +337,36 @@ class OneAtlasHook(BaseHook):
     ) -> Order:
         return self.client.create_order(products, kind=kind, customer_ref=customer_ref, tags=tags)
 
+    def place_order(
+        self,
+        products: Sequence[api.ProductSpec],
+        *,
+        customer_ref: str,
+        kind: str | None = None,
+        tags: Sequence[str] | None = None,
+        budget: float | None = None,
+    ) -> Placement:
+        """Order exactly once under ``customer_ref``, within ``budget`` and the balance.
+
+        An order already placed under ``customer_ref`` (by an earlier try) is taken up, not placed
+        again. Raises ``BudgetExceededError`` or ``NotOrderableError`` before anything is ordered.
+        """
+        return self.client.place_order(
+            products, customer_ref=customer_ref, kind=kind, tags=tags, budget=budget, log=self.log
+        )
+
+    def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:
+        """Poll until delivered; ``OrderFailedError`` if it fails, ``OrderWaitTimeoutError`` after
+        ``timeout`` seconds."""
+        return self.client.wait_for_order(order_id, poll_interval=poll_interval, timeout=timeout)
+
+    @staticmethod
+    def check_delivered(order: Order) -> bool:
+        """True once delivered; ``OrderFailedError`` for a failed, error or rejected order."""
+        from airflow_provider_oneatlas.client.ordering import check_delivered
+
+        return check_delivered(order)
+
     def get_order(self, order_id: str) -> Order:
         return self.client.get_order(order_id)
 
@@ -311,6 +375,10 @@ class OneAtlasHook(BaseHook):
 
     def find_orders(self, *, customer_ref: str, **filters: Any) -> list[Order]:
         return self.client.find_orders(customer_ref=customer_ref, **filters)
+
+    def head_item(self, item_id: str | None = None, *, url: str | None = None) -> RemoteFile:
+        """Size and md5 of a delivered item, without downloading it."""
+        return self.client.head_item(item_id, url=url)
 
     def download_item(
         self,

@@ -1,31 +1,16 @@
-"""What every OneAtlas operator shares: the connection id, a lazy hook, and template checks."""
+"""What the OneAtlas operators share: the connection id, a lazy hook, and the product parameters."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, XComArg
+from airflow.sdk import BaseOperator
 
+from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
-
-
-def is_templated(value: Any) -> bool:
-    """True for a value that Jinja will still render: validate it at run time, not at parse time."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, (list, tuple)):
-        return any(is_templated(v) for v in value)
-    if isinstance(value, dict):
-        return any(is_templated(v) for v in value.values())
-    # Every XComArg (plain, map, zip, concat) resolves at run time; _MapResult is a mapped upstream's value.
-    return isinstance(value, XComArg) or type(value).__name__ == "_MapResult"
-
-
-def default_deferrable() -> bool:
-    from airflow.configuration import conf
-
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+from airflow_provider_oneatlas.utils.arguments import is_templated
 
 
 class OneAtlasBaseOperator(BaseOperator):
@@ -42,3 +27,67 @@ class OneAtlasBaseOperator(BaseOperator):
     @cached_property
     def hook(self) -> OneAtlasHook:
         return OneAtlasHook(oneatlas_conn_id=self.oneatlas_conn_id)
+
+
+class OneAtlasProductOperator(OneAtlasBaseOperator):
+    """Parameters shared by pricing and ordering: the images, the AOI and the product options.
+
+    Plain values are checked at DAG parse time by the same checks ``ProductSpec`` runs before a
+    request; templated ones when the task runs.
+    """
+
+    _product_fields: Sequence[str] = (
+        "oneatlas_conn_id",
+        "image_ids",
+        "aoi",
+        "product_type",
+        "radiometric_processing",
+        "image_format",
+        "crs_code",
+    )
+
+    def __init__(
+        self,
+        *,
+        image_ids: Any,
+        aoi: Any,
+        product_type: str = "bundle",
+        radiometric_processing: str = "REFLECTANCE",
+        image_format: str = "image/jp2",
+        crs_code: str = "urn:ogc:def:crs:EPSG::4326",
+        kind: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.image_ids = image_ids
+        self.aoi = aoi
+        self.product_type = product_type
+        self.radiometric_processing = radiometric_processing
+        self.image_format = image_format
+        self.crs_code = crs_code
+        self.kind = kind
+        # Options are checked at parse time when they are plain values (no geometry library needed).
+        for value, check in (
+            (product_type, query.check_product_type),
+            (image_format, query.check_image_format),
+            (kind, query.check_kind),
+            (radiometric_processing, query.check_radiometric_processing),
+            (crs_code, query.check_crs_code),
+        ):
+            if value is not None and not is_templated(value):
+                check(value)
+        if not is_templated(image_ids):
+            query.check_image_ids(image_ids)
+
+    def products(self) -> list[query.ProductSpec]:
+        return [
+            query.ProductSpec(
+                item_id=item_id,
+                aoi=self.aoi,
+                product_type=self.product_type,
+                radiometric_processing=self.radiometric_processing,
+                image_format=self.image_format,
+                crs_code=self.crs_code,
+            )
+            for item_id in query.check_image_ids(self.image_ids)
+        ]

@@ -1,13 +1,11 @@
-"""``OneAtlasDownloadOperator`` and ``OneAtlasQuicklookOperator``: imagery into object storage."""
+"""``OneAtlasDownloadOperator``: delivered imagery into object storage."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
-import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 from airflow.exceptions import AirflowFailException
@@ -17,84 +15,9 @@ from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.client.config import DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
-from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
-from airflow_provider_oneatlas.operators.order import image_ids_of
-
-DESTINATION_ACCEPTED = (
-    "an ObjectStoragePath, an absolute local path, or a URL such as file:///data/imagery/ or "
-    "s3://aws_conn_id@bucket/prefix/"
-)
-
-
-def to_destination(value: Any) -> ObjectStoragePath:
-    """Where to store: an ``ObjectStoragePath``, an absolute path, or an object-store URL."""
-    if isinstance(value, ObjectStoragePath):
-        return value
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("destination", f"{value!r} is not a destination", DESTINATION_ACCEPTED)
-    text = value.strip()
-    if "://" not in text:
-        if not os.path.isabs(text):
-            raise ValidationError("destination", f"{value!r} is a relative path", DESTINATION_ACCEPTED)
-        text = "file://" + text
-    scheme = text.split("://", 1)[0]
-    if not scheme.isalnum():
-        raise ValidationError("destination", f"{value!r} has no valid URL scheme", DESTINATION_ACCEPTED)
-    import fsspec
-
-    try:
-        fsspec.get_filesystem_class(scheme)
-    except ValueError:
-        raise ValidationError(
-            "destination", f"no object store is known for {scheme}://", DESTINATION_ACCEPTED
-        ) from None
-    except ImportError:
-        pass  # a known store whose package is only installed on the workers: checked when the task runs
-    try:
-        return ObjectStoragePath(text)
-    except Exception as exc:  # fsspec raises many kinds for unknown schemes
-        raise ValidationError("destination", f"{value!r} cannot be opened: {exc}", DESTINATION_ACCEPTED) from None
-
-
-def prepare_destination(value: Any) -> ObjectStoragePath:
-    """The destination folder, checked and created, or a ``ValidationError`` naming it."""
-    root = to_destination(value)
-    _check_writable(root)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except (OSError, ValueError) as exc:
-        raise ValidationError("destination", f"{root} cannot be created: {exc}", DESTINATION_ACCEPTED) from None
-    return root
-
-
-def _check_writable(root: ObjectStoragePath) -> None:
-    if root.protocol in ("file", "local"):
-        path = root.path
-        probe = path
-        while probe and not os.path.exists(probe):
-            probe = os.path.dirname(probe)
-        if probe and (not os.path.isdir(probe) or not os.access(probe, os.W_OK)):
-            raise ValidationError("destination", f"{root} is not a writable directory", DESTINATION_ACCEPTED)
-
-
-@contextlib.contextmanager
-def staged(final: ObjectStoragePath) -> Iterator[IO[bytes]]:
-    """Write under a temporary name beside ``final``; move into place only when the block succeeds.
-
-    Nothing incomplete ever carries the final name: a crash leaves a ``.partial`` object, which the
-    next try ignores and a cleanup can sweep.
-    """
-    partial = final.parent / f".{final.name}.{uuid.uuid4().hex[:12]}.partial"
-    try:
-        with partial.open("wb") as sink:
-            yield sink
-        partial.rename(final)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            partial.unlink()
-        raise
+from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator
+from airflow_provider_oneatlas.storage.destination import prepare_destination, staged, to_destination
+from airflow_provider_oneatlas.utils.arguments import is_templated
 
 
 class OneAtlasDownloadOperator(OneAtlasBaseOperator):
@@ -167,7 +90,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         if order_id is not None and not is_templated(order_id):
             query.check_id(self._order_id_of(order_id), "order_id")
         if item_ids is not None and not is_templated(item_ids):
-            image_ids_of(item_ids, "item_ids")
+            query.check_image_ids(item_ids, "item_ids")
 
     @staticmethod
     def _order_id_of(value: Any) -> Any:
@@ -178,7 +101,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     def _downloads(self) -> list[tuple[str, str | None]]:
         """(item id, download URL) pairs to fetch."""
         if self.item_ids is not None:
-            return [(item_id, None) for item_id in image_ids_of(self.item_ids, "item_ids")]
+            return [(item_id, None) for item_id in query.check_image_ids(self.item_ids, "item_ids")]
         order_id = query.check_id(self._order_id_of(self.order_id), "order_id")
         order = self.hook.get_order(order_id)
         if not order.is_delivered:
@@ -232,7 +155,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         final = root / f"{item_id}.zip"
         checksum = root / f"{item_id}.zip.md5"
         if not self.overwrite and final.exists() and checksum.exists():
-            remote = self.hook.client.head_item(item_id if url is None else None, url=url)
+            remote = self.hook.head_item(item_id if url is None else None, url=url)
             recorded = checksum.read_text().split()[0]
             if remote.md5 and recorded == remote.md5 and final.stat().st_size == remote.size:
                 self.log.info("%s is already stored with md5 %s: not downloading again", final, recorded)
@@ -304,45 +227,3 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                     "order_id": self._order_id_of(self.order_id),
                     "objects": [{k: v for k, v in s.items() if k != "files"} for s in stored],
                 }
-
-
-class OneAtlasQuicklookOperator(OneAtlasBaseOperator):
-    """Stores the quicklooks of images in object storage, for previews and reports.
-
-    :param image_ids: an image id, a list of ids, or the search operator's result (templated).
-    :param destination: folder ``ObjectStoragePath`` or URL (templated).
-    :param width: width in pixels (1-4096); default: the API's.
-
-    Returns a list of ``{"item_id", "path", "size"}``.
-    """
-
-    template_fields: Sequence[str] = ("oneatlas_conn_id", "image_ids", "destination")
-    ui_color = "#c9b3ff"
-
-    def __init__(self, *, image_ids: Any, destination: Any, width: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.image_ids = image_ids
-        self.destination = destination
-        self.width = width
-        if width is not None:
-            query.check_width(width)
-        if not is_templated(destination) and not isinstance(destination, ObjectStoragePath):
-            to_destination(destination)
-        if not is_templated(image_ids):
-            image_ids_of(image_ids)
-
-    def execute(self, context: Context) -> list[dict[str, Any]]:
-        item_ids = image_ids_of(self.image_ids)  # checked before anything is created or sent
-        root = prepare_destination(self.destination)
-        links = {}
-        if isinstance(self.image_ids, (list, tuple)):
-            links = {i["id"]: (i.get("links") or {}).get("quicklook") for i in self.image_ids if isinstance(i, dict)}
-        stored = []
-        for item_id in item_ids:
-            data = self.hook.client.get_quicklook(item_id, self.width, url=links.get(item_id))
-            extension = ".png" if data[:8] == b"\x89PNG\r\n\x1a\n" else ".jpg"
-            final = root / f"{item_id}_quicklook{extension}"
-            with staged(final) as sink:
-                sink.write(data)
-            stored.append({"item_id": item_id, "path": str(final), "size": len(data)})
-        return stored

@@ -1,4 +1,8 @@
-"""``OneAtlasPriceOperator`` and ``OneAtlasOrderOperator``: what an image costs, and buying it once."""
+"""``OneAtlasOrderOperator``: buys images exactly once within a budget, and can wait for them.
+
+The guarantees live in the client (``client/ordering.py``) behind the hook; this operator reads its
+arguments, names the order after the task instance, and waits in the worker or the triggerer.
+"""
 
 from __future__ import annotations
 
@@ -8,138 +12,20 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client import query
-from airflow_provider_oneatlas.client.errors import (
-    ServerError,
-    TransportError,
-    ValidationError,
-)
-from airflow_provider_oneatlas.client.query import ORDER_KINDS
 from airflow_provider_oneatlas.links import OneAtlasOrderLink
-from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, default_deferrable, is_templated
-from airflow_provider_oneatlas.operators.search import as_number
-from airflow_provider_oneatlas.sensors.oneatlas import delivered_or_raise, handle_trigger_event
-from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+from airflow_provider_oneatlas.operators.base import OneAtlasProductOperator
+from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger, orders_from_event
+from airflow_provider_oneatlas.utils.arguments import default_deferrable, is_templated
+from airflow_provider_oneatlas.utils.errors import airflow_errors
 
 if TYPE_CHECKING:
-    from airflow_provider_oneatlas.client.client import OneAtlasClient
     from airflow_provider_oneatlas.client.models import Order
 
-#: Order POSTs per try when each failure is followed by a lookup proving no order was placed.
-ORDER_POST_ATTEMPTS = 3
 
-
-def image_ids_of(value: Any, field: str = "image_ids") -> list[str]:
-    """Image ids from an id, a list of ids, or the summaries returned by the search operator."""
-    items = value if isinstance(value, (list, tuple)) else [value]
-    ids = []
-    for item in items:
-        if isinstance(item, dict):
-            item = item.get("id")
-        ids.append(query.check_id(item, field))
-    if not ids:
-        raise ValidationError(field, "no image given", "an image id, a list of ids, or search results")
-    return ids
-
-
-class _ProductOperator(OneAtlasBaseOperator):
-    """Parameters shared by pricing and ordering: the images, the AOI and the product options."""
-
-    _product_fields: Sequence[str] = (
-        "oneatlas_conn_id",
-        "image_ids",
-        "aoi",
-        "product_type",
-        "radiometric_processing",
-        "image_format",
-        "crs_code",
-    )
-
-    def __init__(
-        self,
-        *,
-        image_ids: Any,
-        aoi: Any,
-        product_type: str = "bundle",
-        radiometric_processing: str = "REFLECTANCE",
-        image_format: str = "image/jp2",
-        crs_code: str = "urn:ogc:def:crs:EPSG::4326",
-        kind: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.image_ids = image_ids
-        self.aoi = aoi
-        self.product_type = product_type
-        self.radiometric_processing = radiometric_processing
-        self.image_format = image_format
-        self.crs_code = crs_code
-        self.kind = kind
-        # Options are checked at parse time when they are plain values (no geometry library needed).
-        for field, value, choices in (
-            ("product_type", product_type, query.PRODUCT_TYPES),
-            ("image_format", image_format, query.IMAGE_FORMATS),
-            ("kind", kind, ORDER_KINDS),
-        ):
-            if value is not None and not is_templated(value) and value not in choices:
-                raise ValidationError(field, f"unknown value {value!r}", ", ".join(choices))
-        if (
-            not is_templated(radiometric_processing)
-            and str(radiometric_processing).upper() not in query.RADIOMETRIC_PROCESSINGS
-        ):
-            raise ValidationError(
-                "radiometric_processing",
-                f"unknown value {radiometric_processing!r}",
-                ", ".join(query.RADIOMETRIC_PROCESSINGS),
-            )
-        if not is_templated(crs_code) and (not isinstance(crs_code, str) or not query.CRS_RE.match(crs_code.strip())):
-            raise ValidationError("crs_code", f"unknown value {crs_code!r}", query.CRS_ACCEPTED)
-        if not is_templated(image_ids):
-            image_ids_of(image_ids)
-
-    def products(self) -> list[query.ProductSpec]:
-        return [
-            query.ProductSpec(
-                item_id=item_id,
-                aoi=self.aoi,
-                product_type=self.product_type,
-                radiometric_processing=self.radiometric_processing,
-                image_format=self.image_format,
-                crs_code=self.crs_code,
-            )
-            for item_id in image_ids_of(self.image_ids)
-        ]
-
-
-class OneAtlasPriceOperator(_ProductOperator):
-    """Prices one or more images over an AOI.
-
-    :param image_ids: an image id, a list of ids, or the search operator's result (templated).
-    :param aoi: the area to cut from each image (any AOI form; templated).
-    :param product_type: ``bundle`` (default), ``pansharpened``, ``bundle-fs``, ``pansharpened-fs``.
-    :param radiometric_processing: ``REFLECTANCE`` (default), ``DISPLAY``, ``BASIC16``.
-    :param image_format: ``image/jp2`` (default) or ``image/geotiff``.
-    :param crs_code: ``urn:ogc:def:crs:EPSG::4326`` (default) or a UTM code.
-    :param kind: the order kind; default: the one the subscription requires.
-
-    Returns ``{"credits", "area_km2", "orderable", "feasibility", "deliveries", "image_ids"}``.
-    """
-
-    template_fields: Sequence[str] = (*_ProductOperator._product_fields, "kind")
-    template_fields_renderers = {"aoi": "json"}
-    ui_color = "#ffd27f"
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        products = self.products()
-        price = self.hook.get_price(products, kind=self.kind)
-        self.log.info("OneAtlas price: %g credits for %.2f km2", price.credits, price.area_km2)
-        return price.to_dict() | {"image_ids": [p.item_id for p in products]}
-
-
-class OneAtlasOrderOperator(_ProductOperator):
+class OneAtlasOrderOperator(OneAtlasProductOperator):
     """Orders images within a budget, exactly once, and can wait for the delivery.
 
     Before ordering it prices the order, and refuses (failing the task without retries) when the
@@ -164,7 +50,13 @@ class OneAtlasOrderOperator(_ProductOperator):
     and pushes ``order_id`` under its own XCom key too.
     """
 
-    template_fields: Sequence[str] = (*_ProductOperator._product_fields, "kind", "max_credits", "customer_ref", "tags")
+    template_fields: Sequence[str] = (
+        *OneAtlasProductOperator._product_fields,
+        "kind",
+        "max_credits",
+        "customer_ref",
+        "tags",
+    )
     template_fields_renderers = {"aoi": "json"}
     operator_extra_links = (OneAtlasOrderLink(),)
     ui_color = "#ffb35c"
@@ -192,7 +84,7 @@ class OneAtlasOrderOperator(_ProductOperator):
         self.wait_timeout = wait_timeout
         self.oneatlas_order_url: str | None = None
         if not is_templated(max_credits):
-            as_number(max_credits, "max_credits", lower=0, upper=1e12)
+            query.check_number(max_credits, "max_credits", lower=0, upper=1e12)
         if not is_templated(self.tags):
             self.tags = query.check_tags(self.tags)
         if customer_ref is not None and not is_templated(customer_ref):
@@ -215,27 +107,17 @@ class OneAtlasOrderOperator(_ProductOperator):
     def execute(self, context: Context) -> Any:
         self.tags = query.check_tags(self.tags)  # a rendered template may be a string: one tag
         products = self.products()  # every input checked before any request
-        budget = as_number(self.max_credits, "max_credits", lower=0, upper=1e12)
-        ref = self._customer_ref(context)
-        # Built (and so checked) before any request; without a kind, the subscription decides it later.
-        body = query.order_body(self.kind or ORDER_KINDS[0], products, customer_ref=ref, tags=self.tags)
-        client = self.hook.client
-
-        existing = client.find_orders(customer_ref=ref)
-        if existing:
-            order = existing[0]
-            self.log.info(
-                "Order %s (%s) was already placed under customerRef %r by an earlier try: not ordering again",
-                order.id,
-                order.status,
-                ref,
+        budget = query.check_number(self.max_credits, "max_credits", lower=0, upper=1e12)
+        with airflow_errors():
+            placement = self.hook.place_order(
+                products, customer_ref=self._customer_ref(context), kind=self.kind, tags=self.tags, budget=budget
             )
-        else:
-            order = self._place(client, body, budget, ref)
+        order = placement.order
         self._remember(context, order)
         image_ids = [p.item_id for p in products]
-        if not self.wait_for_completion or delivered_or_raise(order):
-            return self._result(order.to_dict(), image_ids)
+        with airflow_errors():
+            if not self.wait_for_completion or self.hook.check_delivered(order):
+                return self._result(order.to_dict(), image_ids)
         if self.deferrable:
             end_time = time.time() + self.wait_timeout if self.wait_timeout else None
             self.defer(
@@ -249,55 +131,13 @@ class OneAtlasOrderOperator(_ProductOperator):
                 kwargs={"image_ids": image_ids, "order_url": self.oneatlas_order_url},
                 timeout=timedelta(seconds=self.wait_timeout) if self.wait_timeout else None,
             )
-        return self._result(self._poll(order.id).to_dict(), image_ids)
-
-    def _place(self, client: OneAtlasClient, body: dict[str, Any], budget: float | None, ref: str) -> Order:
-        # One read of the account serves both the order kind and the balance check.
-        account = client.get_me()
-        if self.kind is None:
-            body = {**body, "kind": client.get_order_kind(account)}
-        price = client.get_price(body=body)
-        if not price.is_orderable:
-            raise AirflowFailException(f"OneAtlas says the order is not orderable ({price.orderable})")
-        if budget is not None and price.credits > budget:
-            raise AirflowFailException(
-                f"The order would cost {price.credits:g} credits, over the budget max_credits={budget:g}: not ordered"
-            )
-        if price.credits > account.balance:
-            raise AirflowFailException(
-                f"The order would cost {price.credits:g} credits, more than the balance of {account.balance:g}: "
-                "not ordered"
-            )
-        self.log.info("Ordering for %g credits (%.2f km2), customerRef %r", price.credits, price.area_km2, ref)
-        for attempt in range(1, ORDER_POST_ATTEMPTS + 1):
-            try:
-                return client.create_order(body=body)
-            except (TransportError, ServerError) as exc:
-                # The POST may have reached OneAtlas even though the answer was lost: look first.
-                found = client.find_orders(customer_ref=ref)
-                if found:
-                    self.log.warning("The order answer was lost but order %s exists: using it", found[0].id)
-                    return found[0]
-                if attempt == ORDER_POST_ATTEMPTS:
-                    raise
-                # Proven absent: posting again cannot make a second order.
-                self.log.warning("Ordering failed (%s) and no order exists under %r: posting again", exc, ref)
-                time.sleep(min(2.0**attempt, 30.0))
-        raise AssertionError("unreachable")
+        with airflow_errors():
+            delivered = self.hook.wait_for_order(order.id, poll_interval=self.poll_interval, timeout=self.wait_timeout)
+        return self._result(delivered.to_dict(), image_ids)
 
     def _remember(self, context: Context, order: Order) -> None:
         self.oneatlas_order_url = order.url
         context["ti"].xcom_push(key="order_id", value=order.id)
-
-    def _poll(self, order_id: str) -> Order:
-        deadline = time.monotonic() + self.wait_timeout if self.wait_timeout else None
-        while True:
-            order = self.hook.get_order(order_id)
-            if delivered_or_raise(order):
-                return order
-            if deadline is not None and time.monotonic() > deadline:
-                raise AirflowFailException(f"OneAtlas order {order_id} not delivered after {self.wait_timeout}s")
-            time.sleep(self.poll_interval)
 
     @staticmethod
     def _result(order: dict[str, Any], image_ids: Sequence[str]) -> dict[str, Any]:
@@ -315,8 +155,8 @@ class OneAtlasOrderOperator(_ProductOperator):
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, image_ids: Any = None, order_url: str | None = None
     ) -> Any:
-        orders = handle_trigger_event(event)
-        order = orders[0]
+        with airflow_errors():
+            order = orders_from_event(event)[0]
         # A resumed task is a new operator object: restore the link. The event carries it too, for
         # Airflow 3.1's dag.test(), which resumes with the event alone and drops the defer kwargs.
         self.oneatlas_order_url = order_url or order.get("url")

@@ -8,34 +8,9 @@ from typing import Any
 from airflow.exceptions import AirflowSkipException
 from airflow.sdk import Context
 
-from airflow_provider_oneatlas.client.errors import ValidationError
-from airflow_provider_oneatlas.client.query import SearchQuery
-from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
-
-
-def as_number(value: Any, field: str, *, lower: float, upper: float) -> float | None:
-    """A number from a DAG argument or a rendered template (which may be a string)."""
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError(field, f"{value!r} is not a number", f"a number from {lower:g} to {upper:g}") from None
-    if not lower <= number <= upper or number != number:
-        raise ValidationError(field, f"{value!r} is out of range", f"a number from {lower:g} to {upper:g}")
-    return number
-
-
-def as_count(value: Any, field: str, *, upper: int = 10_000_000) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError(field, f"{value!r} is not a whole number", f"an integer from 1 to {upper}") from None
-    if (isinstance(value, float) and value != number) or not 1 <= number <= upper:
-        raise ValidationError(field, f"{value!r} is out of range", f"an integer from 1 to {upper}")
-    return number
+from airflow_provider_oneatlas.client.query import SearchQuery, check_count, check_number
+from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator
+from airflow_provider_oneatlas.utils.arguments import is_templated
 
 
 class OneAtlasSearchOperator(OneAtlasBaseOperator):
@@ -150,12 +125,12 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
             return not (skip_templated and is_templated(value))
 
         if ready(self.max_cloud_cover):
-            as_number(self.max_cloud_cover, "max_cloud_cover", lower=0, upper=100)
+            check_number(self.max_cloud_cover, "max_cloud_cover", lower=0, upper=100)
         if ready(self.min_coverage):
-            as_number(self.min_coverage, "min_coverage", lower=0, upper=1)
+            check_number(self.min_coverage, "min_coverage", lower=0, upper=1)
         if ready(self.limit):
-            as_count(self.limit, "limit")
-        as_count(self.max_results, "max_results")
+            check_count(self.limit, "limit")
+        check_count(self.max_results, "max_results")
         fields = (self.acquisition_date, self.cloud_cover, self.constellation, self.processing_level, self.workspace)
         if not any(is_templated(v) for v in fields) or not skip_templated:
             self._query(with_aoi=False).to_body()
@@ -181,49 +156,19 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         self._check_scalars(skip_templated=False)
-        query = self._query().validate()  # every filter, the AOI included, before any request
-        max_cloud = as_number(self.max_cloud_cover, "max_cloud_cover", lower=0, upper=100)
-        min_coverage = as_number(self.min_coverage, "min_coverage", lower=0, upper=1)
-        limit = as_count(self.limit, "limit")
-        aoi_shape = None
-        if self.aoi is not None:
-            from shapely.geometry import shape
-
-            from airflow_provider_oneatlas.client.geometry import to_search_geometry
-
-            candidate = shape(to_search_geometry(self.aoi, field="aoi"))
-            # Coverage is a fraction of an area: it has no meaning for a point or a line.
-            if candidate.geom_type in ("Polygon", "MultiPolygon"):
-                aoi_shape = candidate
-            elif min_coverage is not None:
-                raise ValidationError(
-                    "min_coverage", f"needs an areal AOI, got a {candidate.geom_type}", "a Polygon or MultiPolygon aoi"
-                )
-        coverage = None
-        if aoi_shape is not None:
-            from airflow_provider_oneatlas.client.geometry import coverage_against
-
-            coverage = coverage_against(aoi_shape)  # the AOI is parsed once, not once per image
-        kept: list[dict[str, Any]] = []
-        seen = 0
-        for image in self.hook.iter_search(query, max_results=self.max_results):
-            seen += 1
-            if max_cloud is not None and (image.cloud_cover is None or image.cloud_cover > max_cloud):
-                continue
-            summary = image.to_dict()
-            if coverage is not None:
-                summary["coverage"] = round(coverage(image.footprint), 6) if image.footprint else 0.0
-                if min_coverage is not None and summary["coverage"] < min_coverage:
-                    continue
-            if not self.include_footprint:
-                summary.pop("footprint", None)
-            kept.append(summary)
-        if self.newest_first:
-            kept.sort(key=lambda s: (s.get("acquisition_date") or "", s["id"]), reverse=True)
-        self.log.info("OneAtlas search: %d results read, %d kept by the filters", seen, len(kept))
-        if limit is not None and len(kept) > limit:
-            self.log.info("Keeping the first %d of %d images (limit)", limit, len(kept))
-            kept = kept[:limit]
-        if not kept and self.skip_if_empty:
+        outcome = self.hook.search_images(
+            self._query(),  # every filter, the AOI included, is checked before any request
+            max_cloud_cover=check_number(self.max_cloud_cover, "max_cloud_cover", lower=0, upper=100),
+            min_coverage=check_number(self.min_coverage, "min_coverage", lower=0, upper=1),
+            newest_first=self.newest_first,
+            limit=check_count(self.limit, "limit"),
+            max_results=self.max_results,
+            include_footprint=self.include_footprint,
+        )
+        kept = len(outcome.images) + outcome.over_limit
+        self.log.info("OneAtlas search: %d results read, %d kept by the filters", outcome.read, kept)
+        if outcome.over_limit:
+            self.log.info("Keeping the first %d of %d images (limit)", len(outcome.images), kept)
+        if not outcome.images and self.skip_if_empty:
             raise AirflowSkipException("No OneAtlas image matches the search and the filters")
-        return kept
+        return outcome.images

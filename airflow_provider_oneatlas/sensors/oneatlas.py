@@ -6,46 +6,15 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
-from airflow_provider_oneatlas.client.errors import OrderFailedError
 from airflow_provider_oneatlas.client.query import check_id
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
-from airflow_provider_oneatlas.operators.base import default_deferrable, is_templated
-from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
-
-if TYPE_CHECKING:
-    from airflow_provider_oneatlas.client.models import Order
-
-
-def order_failed(order_id: Any, status: Any, message: Any) -> AirflowFailException:
-    """The task failure for an order that ended failed, error or rejected: no retry can turn it into a
-    delivered one, so the task fails at once, with OneAtlas' own message."""
-    return AirflowFailException(str(OrderFailedError(str(order_id), str(status), message or None)))
-
-
-def delivered_or_raise(order: Order) -> bool:
-    """True once the order is delivered; a failed, error or rejected one fails the task at once."""
-    if order.is_failed:
-        raise order_failed(order.id, order.status, order.message)
-    return order.is_delivered
-
-
-def handle_trigger_event(event: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The orders of a successful wait; any other outcome fails the task with the reason."""
-    if not event:
-        raise AirflowFailException("OneAtlas order trigger ended without an event")
-    status = event.get("status")
-    if status == "success":
-        return list(event.get("orders") or [])
-    if status == "failed":
-        raise order_failed(event.get("order_id"), event.get("order_status"), event.get("message"))
-    if status == "timeout":
-        raise AirflowFailException(f"OneAtlas order wait timed out: {event.get('message')}")
-    raise RuntimeError(f"OneAtlas order wait failed: {event.get('message')}")
+from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger, orders_from_event
+from airflow_provider_oneatlas.utils.arguments import default_deferrable, is_templated
+from airflow_provider_oneatlas.utils.errors import airflow_errors
 
 
 class OneAtlasOrderSensor(BaseSensorOperator):
@@ -93,8 +62,9 @@ class OneAtlasOrderSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         order = self.hook.get_order(check_id(self.order_id, "order_id"))
         self.log.info("OneAtlas order %s is %s", order.id, order.status)
-        if delivered_or_raise(order):
-            return PokeReturnValue(is_done=True, xcom_value=order.to_dict())
+        with airflow_errors():
+            if self.hook.check_delivered(order):
+                return PokeReturnValue(is_done=True, xcom_value=order.to_dict())
         return False
 
     def execute(self, context: Context) -> Any:
@@ -118,6 +88,7 @@ class OneAtlasOrderSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        orders = handle_trigger_event(event)
+        with airflow_errors():
+            orders = orders_from_event(event)
         self.log.info("OneAtlas order %s delivered", self.order_id)
         return orders[0] if orders else None

@@ -1,26 +1,49 @@
 """``OneAtlasOrderTrigger``: waits for orders in the triggerer, so no worker slot is held.
 
 Only reads (order status), so running it twice, or resuming it after a triggerer restart, is safe.
+Its event is written here (``_event``) and read here (:func:`orders_from_event`), by the operator and
+the sensor that defer to it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from airflow.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oneatlas.client.errors import (
     OneAtlasError,
+    OrderFailedError,
+    OrderWaitTimeoutError,
     RateLimitedError,
     ServerError,
     TransportError,
 )
 from airflow_provider_oneatlas.client.query import check_id
+
+
+class OrderWaitError(OneAtlasError):
+    """A wait that ended without an answer about the orders (the API stayed unreachable, the
+    connection is wrong): a retry of the task may well succeed."""
+
+
+def orders_from_event(event: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The delivered orders (``Order.to_dict()``) of a successful wait, else the client error that
+    says why it ended: ``OrderFailedError``, ``OrderWaitTimeoutError`` or ``OrderWaitError``."""
+    if not event:
+        raise OrderWaitError("OneAtlas order trigger ended without an event")
+    status = event.get("status")
+    if status == "success":
+        return list(event.get("orders") or [])
+    if status == "failed":
+        raise OrderFailedError(str(event.get("order_id")), str(event.get("order_status")), event.get("message") or None)
+    if status == "timeout":
+        raise OrderWaitTimeoutError(f"OneAtlas order wait timed out: {event.get('message')}")
+    raise OrderWaitError(f"OneAtlas order wait failed: {event.get('message')}")
+
 
 #: Errors that pass: the next poll may well succeed.
 TRANSIENT_ERRORS = (TransportError, ServerError, RateLimitedError)
@@ -68,39 +91,22 @@ class OneAtlasOrderTrigger(BaseTrigger):
             },
         )
 
-    async def _config(self) -> Any:
-        from asgiref.sync import sync_to_async
-
-        from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook, config_from_connection
-
-        conn = None
-        getter = getattr(OneAtlasHook, "aget_connection", None)  # Airflow 3.0 has none
-        if getter is not None:
-            # Airflow 3.1's dag.test() / `airflow dags test` runs triggers on in-process comms that
-            # cannot send asynchronously, so the async lookup misses connections kept in the metadata
-            # DB. The sync lookup reaches them; a connection that really is missing fails there too.
-            with contextlib.suppress(AirflowNotFoundException):
-                conn = await getter(self.oneatlas_conn_id)
-        if conn is None:
-            conn = await sync_to_async(OneAtlasHook.get_connection)(self.oneatlas_conn_id)
-        return config_from_connection(conn)
-
     def _event(self, status: str, **fields: Any) -> TriggerEvent:
         return TriggerEvent({"status": status, "order_ids": self.order_ids, **fields})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
-        from airflow_provider_oneatlas.hooks.oneatlas import _mask
+        from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
         from airflow_provider_oneatlas.triggers.poller import OrderPoller
 
+        hook = OneAtlasHook(oneatlas_conn_id=self.oneatlas_conn_id)
         try:
-            config = await self._config()
+            config = await hook.aget_config()
         except OneAtlasError as exc:
             yield self._event("error", message=str(exc))
             return
 
-        async def make_client() -> AsyncOneAtlasClient:
-            return AsyncOneAtlasClient(config, on_token=_mask)
+        async def make_client() -> Any:
+            return hook.get_async_client(config)
 
         delivered: dict[str, dict[str, Any]] = {}
         last_status: dict[str, str] = {}

@@ -1,7 +1,7 @@
 """Griffe extension for the docs build: show inherited ``__init__`` parameters in signatures.
 
 The operators take shared parameters through ``**kwargs`` (``OneAtlasOrderOperator`` gets
-``image_ids``, ``aoi``, ... from ``_ProductOperator.__init__``, every operator gets
+``image_ids``, ``aoi``, ... from ``OneAtlasProductOperator.__init__``, every operator gets
 ``oneatlas_conn_id`` from ``OneAtlasBaseOperator``) and document them in their own docstring.
 Griffe only sees ``**kwargs`` and would warn that the documented parameters are not in the
 signature; this extension copies the keyword parameters of the base classes' ``__init__`` (within

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_provider_oneatlas.operators.order import OneAtlasPriceOperator
+from airflow_provider_oneatlas.operators.price import OneAtlasPriceOperator
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from tests.conftest import TOULOUSE_FIELD
 

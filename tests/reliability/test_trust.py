@@ -13,7 +13,8 @@ import pytest
 
 from airflow_provider_oneatlas.client.errors import ConfigurationError, TransportError, UntrustedUrlError
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
-from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator, OneAtlasQuicklookOperator
+from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
+from airflow_provider_oneatlas.operators.quicklook import OneAtlasQuicklookOperator
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from tests.conftest import TOULOUSE_FIELD
 from tests.reliability.conftest import ITEM_ID, ORDER_ID, assert_nothing_stored, set_connection

@@ -1,0 +1,162 @@
+"""Ordering workflows: place an order exactly once within a budget, and wait for its delivery.
+
+They live with the client, not in an operator (as dbt Cloud's hook owns ``wait_for_job_run_status``
+and Planet's ``OrdersClient`` owns ``wait``), so that the order operator, a sensor, a script or a
+later budget or approval step all get the same guarantees through one door.
+
+Exactly once: an order is a debit, so its POST is never retried blindly. Every order carries a
+``customerRef``; before posting, the account is searched for an order under it (an earlier try may
+have placed it and died), and after a failed POST it is searched again before posting once more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_oneatlas.client.errors import (
+    BudgetExceededError,
+    NotOrderableError,
+    OrderFailedError,
+    OrderWaitTimeoutError,
+    ServerError,
+    TransportError,
+)
+from airflow_provider_oneatlas.client.query import ORDER_KINDS, ProductSpec, check_customer_ref, order_body
+
+if TYPE_CHECKING:
+    from airflow_provider_oneatlas.client.client import OneAtlasClient
+    from airflow_provider_oneatlas.client.models import Order, Price
+
+logger = logging.getLogger(__name__)
+
+
+class Log(Protocol):
+    """What the workflows log through: a stdlib logger, or the hook's task logger."""
+
+    def info(self, msg: Any, /, *args: Any) -> Any: ...
+
+    def warning(self, msg: Any, /, *args: Any) -> Any: ...
+
+
+#: Order POSTs per call when each failure is followed by a lookup proving no order was placed.
+ORDER_POST_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An order placed by :func:`place_order`, or taken up because it already existed.
+
+    ``reused``: an earlier attempt had already placed it under the same ``customerRef`` (nothing was
+    priced or posted this time, so ``price`` is None).
+    """
+
+    order: Order
+    reused: bool = False
+    price: Price | None = None
+
+
+def check_delivered(order: Order) -> bool:
+    """True once ``order`` is delivered; raises :class:`OrderFailedError` for a failed, error or
+    rejected one (no retry can turn it into a delivered order)."""
+    if order.is_failed:
+        raise OrderFailedError(order.id, order.status, order.message or None)
+    return order.is_delivered
+
+
+def place_order(
+    client: OneAtlasClient,
+    products: Sequence[ProductSpec],
+    *,
+    customer_ref: str,
+    kind: str | None = None,
+    tags: Sequence[str] | None = None,
+    budget: float | None = None,
+    post_attempts: int = ORDER_POST_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Log | None = None,
+) -> Placement:
+    """Order ``products`` exactly once under ``customer_ref``, within ``budget`` and the balance.
+
+    Every input is checked before any request. Raises :class:`BudgetExceededError` when the price is
+    over ``budget`` or the contract's balance, :class:`NotOrderableError` when OneAtlas refuses the
+    products; nothing is ordered then. Without ``kind``, the subscription decides it.
+    """
+    log = log or logger
+    ref = check_customer_ref(customer_ref)
+    if ref is None:
+        raise ValueError("place_order needs a customer_ref: it is how a retry finds the order")
+    # Built (and so checked) before any request; without a kind, the subscription decides it later.
+    body = order_body(kind or ORDER_KINDS[0], products, customer_ref=ref, tags=tags)
+
+    existing = client.find_orders(customer_ref=ref)
+    if existing:
+        order = existing[0]
+        log.info(
+            "Order %s (%s) was already placed under customerRef %r by an earlier try: not ordering again",
+            order.id,
+            order.status,
+            ref,
+        )
+        return Placement(order=order, reused=True)
+
+    # One read of the account serves both the order kind and the balance check.
+    account = client.get_me()
+    if kind is None:
+        body = {**body, "kind": client.get_order_kind(account)}
+    price = client.get_price(body=body)
+    if not price.is_orderable:
+        raise NotOrderableError(f"OneAtlas says the order is not orderable ({price.orderable})")
+    if budget is not None and price.credits > budget:
+        raise BudgetExceededError(
+            f"The order would cost {price.credits:g} credits, over the budget max_credits={budget:g}: not ordered",
+            credits=price.credits,
+            limit=budget,
+        )
+    if price.credits > account.balance:
+        raise BudgetExceededError(
+            f"The order would cost {price.credits:g} credits, more than the balance of {account.balance:g}: "
+            "not ordered",
+            credits=price.credits,
+            limit=account.balance,
+        )
+    log.info("Ordering for %g credits (%.2f km2), customerRef %r", price.credits, price.area_km2, ref)
+    for attempt in range(1, post_attempts + 1):
+        try:
+            return Placement(order=client.create_order(body=body), price=price)
+        except (TransportError, ServerError) as exc:
+            # The POST may have reached OneAtlas even though the answer was lost: look first.
+            found = client.find_orders(customer_ref=ref)
+            if found:
+                log.warning("The order answer was lost but order %s exists: using it", found[0].id)
+                return Placement(order=found[0], price=price)
+            if attempt == post_attempts:
+                raise
+            # Proven absent: posting again cannot make a second order.
+            log.warning("Ordering failed (%s) and no order exists under %r: posting again", exc, ref)
+            sleep(min(2.0**attempt, 30.0))
+    raise AssertionError("unreachable")
+
+
+def wait_for_order(
+    client: OneAtlasClient,
+    order_id: str,
+    *,
+    poll_interval: float = 30.0,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Order:
+    """Poll ``order_id`` until it is delivered (returned); :class:`OrderFailedError` when it fails,
+    :class:`OrderWaitTimeoutError` after ``timeout`` seconds (None: no limit)."""
+    deadline = clock() + timeout if timeout else None
+    while True:
+        order = client.get_order(order_id)
+        if check_delivered(order):
+            return order
+        if deadline is not None and clock() > deadline:
+            raise OrderWaitTimeoutError(f"OneAtlas order {order_id} not delivered after {timeout}s")
+        sleep(poll_interval)

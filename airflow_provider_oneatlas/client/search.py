@@ -1,0 +1,91 @@
+"""The filtered search: every catalogue result of a query, kept or dropped by client-side filters.
+
+The search API filters on cloud cover and geometry intersection; what users want on top of that is
+"images that cover enough of my field", newest first, at most N. That is a workflow over the paged
+search, and it lives with the client so the search operator, a trigger or a script share it. The AOI
+is parsed once and reused by the search body and the coverage filter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_oneatlas.client.errors import ValidationError
+
+if TYPE_CHECKING:
+    from airflow_provider_oneatlas.client.client import OneAtlasClient
+    from airflow_provider_oneatlas.client.query import SearchQuery
+
+
+@dataclass
+class SearchOutcome:
+    """What :func:`search_images` kept, and what each client-side filter removed."""
+
+    images: list[dict[str, Any]] = field(default_factory=list)
+    read: int = 0
+    #: filter name -> how many results it removed, in the order the filters run
+    removed: dict[str, int] = field(default_factory=dict)
+    #: results dropped by ``limit`` after filtering and sorting
+    over_limit: int = 0
+
+
+def search_images(
+    client: OneAtlasClient,
+    query: SearchQuery,
+    *,
+    max_cloud_cover: float | None = None,
+    min_coverage: float | None = None,
+    newest_first: bool = True,
+    limit: int | None = None,
+    max_results: int | None = None,
+    include_footprint: bool = True,
+) -> SearchOutcome:
+    """Read every result of ``query`` (past the API's cap, see ``iter_search``) and filter them.
+
+    ``max_cloud_cover`` drops images cloudier than this percent (or with none given);
+    ``min_coverage`` drops images covering less than this fraction of the query's AOI (geodesic
+    areas; needs an areal AOI). Each kept image is a summary dict (``ImageSummary.to_dict()``) with
+    ``coverage`` added when the query has an AOI. Every input is checked before any request.
+    """
+    from airflow_provider_oneatlas.client.geometry import coverage_against, to_search_geometry
+
+    coverage = None
+    if query.aoi is not None:
+        geometry = to_search_geometry(query.aoi, field="aoi")  # parsed here, once for the whole search
+        query = dataclasses.replace(query, aoi=geometry)
+        # Coverage is a fraction of an area: it has no meaning for a point or a line.
+        if geometry["type"] in ("Polygon", "MultiPolygon"):
+            coverage = coverage_against(geometry)
+        elif min_coverage is not None:
+            raise ValidationError(
+                "min_coverage", f"needs an areal AOI, got a {geometry['type']}", "a Polygon or MultiPolygon aoi"
+            )
+    query.validate()  # every other filter, before any request
+
+    outcome = SearchOutcome()
+    if max_cloud_cover is not None:
+        outcome.removed["max_cloud_cover"] = 0
+    if min_coverage is not None:
+        outcome.removed["min_coverage"] = 0
+    for image in client.iter_search(query, max_results=max_results):
+        outcome.read += 1
+        if max_cloud_cover is not None and (image.cloud_cover is None or image.cloud_cover > max_cloud_cover):
+            outcome.removed["max_cloud_cover"] += 1
+            continue
+        summary = image.to_dict()
+        if coverage is not None:
+            summary["coverage"] = round(coverage(image.footprint), 6) if image.footprint else 0.0
+            if min_coverage is not None and summary["coverage"] < min_coverage:
+                outcome.removed["min_coverage"] += 1
+                continue
+        if not include_footprint:
+            summary.pop("footprint", None)
+        outcome.images.append(summary)
+    if newest_first:
+        outcome.images.sort(key=lambda s: (s.get("acquisition_date") or "", s["id"]), reverse=True)
+    if limit is not None and len(outcome.images) > limit:
+        outcome.over_limit = len(outcome.images) - limit
+        outcome.images = outcome.images[:limit]
+    return outcome

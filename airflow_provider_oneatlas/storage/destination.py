@@ -1,0 +1,94 @@
+"""Destinations for imagery, and staged writes: nothing incomplete ever carries a final name.
+
+A destination is any ``ObjectStoragePath`` (local disk, S3, GCS, ...), checked before anything is
+ordered or downloaded. Every object is written under a temporary ``.partial`` name beside its final
+one and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_oneatlas.client.errors import ValidationError
+
+DESTINATION_ACCEPTED = (
+    "an ObjectStoragePath, an absolute local path, or a URL such as file:///data/imagery/ or "
+    "s3://aws_conn_id@bucket/prefix/"
+)
+
+
+def to_destination(value: Any) -> ObjectStoragePath:
+    """Where to store: an ``ObjectStoragePath``, an absolute path, or an object-store URL."""
+    if isinstance(value, ObjectStoragePath):
+        return value
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("destination", f"{value!r} is not a destination", DESTINATION_ACCEPTED)
+    text = value.strip()
+    if "://" not in text:
+        if not os.path.isabs(text):
+            raise ValidationError("destination", f"{value!r} is a relative path", DESTINATION_ACCEPTED)
+        text = "file://" + text
+    scheme = text.split("://", 1)[0]
+    if not scheme.isalnum():
+        raise ValidationError("destination", f"{value!r} has no valid URL scheme", DESTINATION_ACCEPTED)
+    import fsspec
+
+    try:
+        fsspec.get_filesystem_class(scheme)
+    except ValueError:
+        raise ValidationError(
+            "destination", f"no object store is known for {scheme}://", DESTINATION_ACCEPTED
+        ) from None
+    except ImportError:
+        pass  # a known store whose package is only installed on the workers: checked when the task runs
+    try:
+        return ObjectStoragePath(text)
+    except Exception as exc:  # fsspec raises many kinds for unknown schemes
+        raise ValidationError("destination", f"{value!r} cannot be opened: {exc}", DESTINATION_ACCEPTED) from None
+
+
+def prepare_destination(value: Any) -> ObjectStoragePath:
+    """The destination folder, checked and created, or a ``ValidationError`` naming it."""
+    root = to_destination(value)
+    _check_writable(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        raise ValidationError("destination", f"{root} cannot be created: {exc}", DESTINATION_ACCEPTED) from None
+    return root
+
+
+def _check_writable(root: ObjectStoragePath) -> None:
+    if root.protocol in ("file", "local"):
+        path = root.path
+        probe = path
+        while probe and not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        if probe and (not os.path.isdir(probe) or not os.access(probe, os.W_OK)):
+            raise ValidationError("destination", f"{root} is not a writable directory", DESTINATION_ACCEPTED)
+
+
+@contextlib.contextmanager
+def staged(final: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """Write under a temporary name beside ``final``; move into place only when the block succeeds.
+
+    Nothing incomplete ever carries the final name: a crash leaves a ``.partial`` object, which the
+    next try ignores and a cleanup can sweep.
+    """
+    partial = final.parent / f".{final.name}.{uuid.uuid4().hex[:12]}.partial"
+    try:
+        with partial.open("wb") as sink:
+            yield sink
+        partial.rename(final)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            partial.unlink()
+        raise
