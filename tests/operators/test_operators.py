@@ -16,9 +16,9 @@ from airflow.sdk import PokeReturnValue
 
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
-from airflow_provider_oneatlas.operators.quicklook import OneAtlasQuicklookOperator
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.operators.price import OneAtlasPriceOperator
+from airflow_provider_oneatlas.operators.quicklook import OneAtlasQuicklookOperator
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger

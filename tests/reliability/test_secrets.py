@@ -22,9 +22,9 @@ from airflow_provider_oneatlas.client.errors import AuthenticationError, OneAtla
 from airflow_provider_oneatlas.client.transport import TOKEN_CACHE
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
-from airflow_provider_oneatlas.operators.quicklook import OneAtlasQuicklookOperator
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.operators.price import OneAtlasPriceOperator
+from airflow_provider_oneatlas.operators.quicklook import OneAtlasQuicklookOperator
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
