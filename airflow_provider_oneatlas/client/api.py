@@ -135,6 +135,7 @@ def parse_feature(feature: Any) -> ImageSummary:
         footprint=dict(geometry) if isinstance(geometry, Mapping) else None,
         links=_links(feature.get("_links")),
         raw=dict(feature),
+        publication_date=props.get("publicationDate"),
     )
 
 

@@ -87,11 +87,14 @@ class ImageSummary:
     footprint: dict[str, Any] | None
     links: dict[str, str]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    #: When the image became searchable (hours to days after its acquisition); None if not given.
+    publication_date: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "acquisition_date": self.acquisition_date,
+            "publication_date": self.publication_date,
             "cloud_cover": self.cloud_cover,
             "constellation": self.constellation,
             "platform": self.platform,

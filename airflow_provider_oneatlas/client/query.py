@@ -213,23 +213,40 @@ def _num(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
+#: What an empty window from a scheduled run means, and how to fix it.
+EMPTY_WINDOW_FIX = (
+    "a window with start before end. With schedule='@daily', Airflow 3 runs have zero-length data "
+    "intervals (CronTriggerTimetable): search by publication date since the previous run "
+    "(OneAtlasSearchOperator(published_since_previous_run=True)), or give the DAG a timetable with "
+    "real intervals (schedule=CronDataIntervalTimetable('@daily', timezone='UTC'))"
+)
+
+
 def date_range(value: Any, field_name: str = "acquisition_date") -> tuple[datetime | None, datetime | None] | None:
+    """``(start, end)`` as UTC datetimes, open ends allowed. A zero-length window is refused: it comes
+    from a schedule whose runs have empty data intervals, and would find nothing, silently."""
     if value is None:
         return None
     low, high = _range_bounds(value, field_name)
     start = None if low is None else to_utc_datetime(low, field_name)
     end = None if high is None else to_utc_datetime(high, field_name)
-    if start is not None and end is not None and start > end:
-        raise ValidationError(
-            field_name,
-            f"start {format_datetime(start)} is after end {format_datetime(end)}",
-            "(start, end) with start <= end",
-        )
+    if start is not None and end is not None:
+        if start > end:
+            raise ValidationError(
+                field_name,
+                f"start {format_datetime(start)} is after end {format_datetime(end)}",
+                "(start, end) with start <= end",
+            )
+        if start == end:
+            raise ValidationError(
+                field_name, f"the window starts and ends at {format_datetime(start)}: it is empty", EMPTY_WINDOW_FIX
+            )
     return start, end
 
 
 def format_date_range(start: datetime | None, end: datetime | None, *, end_exclusive: bool = False) -> str:
-    """The API's acquisitionDate range; half-open when slicing, so no image falls in two slices."""
+    """The API's date range (acquisitionDate, publicationDate); half-open when slicing or for
+    contiguous windows, so no image falls in two of them."""
     left = "" if start is None else format_datetime(start)
     right = "" if end is None else format_datetime(end)
     return f"[{left},{right}{')' if end_exclusive else ']'}"
@@ -252,6 +269,9 @@ class SearchQuery:
     relation: str | None = None
     bbox: Any = None
     acquisition_date: Any = None
+    #: When images became searchable: ``(start, end)``, half-open ``[start, end)`` so that contiguous
+    #: windows of scheduled runs never see an image twice.
+    publication_date: Any = None
     cloud_cover: Any = None
     incidence_angle: Any = None
     snow_cover: Any = None
@@ -290,6 +310,10 @@ class SearchQuery:
         if self.acquisition_date is not None:
             start, end = self.date_bounds()
             body["acquisitionDate"] = format_date_range(start, end)
+        if self.publication_date is not None:
+            bounds = date_range(self.publication_date, "publication_date")
+            if bounds is not None:
+                body["publicationDate"] = format_date_range(*bounds, end_exclusive=True)
         for key, attr, upper in (
             ("cloudCover", "cloud_cover", 100.0),
             ("incidenceAngle", "incidence_angle", 90.0),
@@ -434,3 +458,28 @@ def check_width(width: Any) -> int | None:
     if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 4096:
         raise ValidationError("width", f"{width!r} is not a width in pixels", "an integer from 1 to 4096")
     return width
+
+
+def describe_query(query: SearchQuery) -> str:
+    """One line saying what a search asks for: the windows, the AOI's bounding box, the filters.
+
+    For the task log, so that "nothing new" can be told apart from a wrong window or a field whose
+    longitude and latitude are swapped.
+    """
+    body = query.to_body()
+    parts = []
+    for key, label in (("publicationDate", "published"), ("acquisitionDate", "acquired")):
+        if key in body:
+            parts.append(f"{label} {body[key]}")
+    if "geometry" in body:
+        from airflow_provider_oneatlas.client.geometry import parse_bbox
+
+        west, south, east, north = parse_bbox(body["geometry"], field="aoi")
+        parts.append(
+            f"AOI {body['geometry']['type']} bbox lon {west:.5f}..{east:.5f}, lat {south:.5f}..{north:.5f}"
+            f" ({body.get('relation', 'intersects')})"
+        )
+    skip = {"geometry", "relation", "publicationDate", "acquisitionDate", "itemsPerPage", "startPage"}
+    parts.extend(f"{key}={value}" for key, value in body.items() if key not in skip)
+    return "; ".join(parts) or "no filter"
+

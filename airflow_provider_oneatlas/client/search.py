@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oneatlas.client.errors import ValidationError
+from airflow_provider_oneatlas.client.query import SearchQuery
 
 if TYPE_CHECKING:
     from airflow_provider_oneatlas.client.client import OneAtlasClient
-    from airflow_provider_oneatlas.client.query import SearchQuery
 
 
 @dataclass
@@ -29,6 +29,10 @@ class SearchOutcome:
     removed: dict[str, int] = field(default_factory=dict)
     #: results dropped by ``limit`` after filtering and sorting
     over_limit: int = 0
+    #: the query as sent (its AOI checked and normalized)
+    query: SearchQuery | None = None
+    #: a hint when nothing was found at all, e.g. that the catalogue holds no image over the AOI
+    note: str | None = None
 
 
 def search_images(
@@ -64,7 +68,7 @@ def search_images(
             )
     query.validate()  # every other filter, before any request
 
-    outcome = SearchOutcome()
+    outcome = SearchOutcome(query=query)
     if max_cloud_cover is not None:
         outcome.removed["max_cloud_cover"] = 0
     if min_coverage is not None:
@@ -83,9 +87,25 @@ def search_images(
         if not include_footprint:
             summary.pop("footprint", None)
         outcome.images.append(summary)
+    if outcome.read == 0 and query.aoi is not None and (query.acquisition_date or query.publication_date):
+        outcome.note = _empty_window_note(client, query)
     if newest_first:
         outcome.images.sort(key=lambda s: (s.get("acquisition_date") or "", s["id"]), reverse=True)
     if limit is not None and len(outcome.images) > limit:
         outcome.over_limit = len(outcome.images) - limit
         outcome.images = outcome.images[:limit]
     return outcome
+
+
+def _empty_window_note(client: OneAtlasClient, query: SearchQuery) -> str | None:
+    """Nothing in the window: one page-of-one search over the AOI with no date tells "nothing new"
+    from "no image here at all" (a field whose longitude and latitude are swapped, say)."""
+    probe = dataclasses.replace(query, acquisition_date=None, publication_date=None, items_per_page=1, start_page=1)
+    total = client.search(probe).total_results
+    if total == 0:
+        return (
+            "the catalogue holds no image over this AOI at any date with these filters: check the AOI "
+            "(GeoJSON positions are [longitude, latitude]) and the filters"
+        )
+    return None
+

@@ -8,9 +8,22 @@ from typing import Any
 from airflow.exceptions import AirflowSkipException
 from airflow.sdk import Context
 
-from airflow_provider_oneatlas.client.query import SearchQuery, check_count, check_number
+from airflow_provider_oneatlas.client.errors import ValidationError
+from airflow_provider_oneatlas.client.query import (
+    SearchQuery,
+    check_count,
+    check_number,
+    describe_query,
+    to_utc_datetime,
+)
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator
 from airflow_provider_oneatlas.utils.arguments import is_templated
+from airflow_provider_oneatlas.utils.windows import (
+    DEFAULT_FIRST_RUN_LOOKBACK,
+    as_timedelta,
+    publication_window,
+    run_window_end,
+)
 
 
 class OneAtlasSearchOperator(OneAtlasBaseOperator):
@@ -20,8 +33,20 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
 
     :param aoi: area of interest: GeoJSON (geometry, Feature, one-feature FeatureCollection), WKT,
         a shapely geometry or a bbox ``[minlon, minlat, maxlon, maxlat]`` (templated).
-    :param acquisition_date: ``(start, end)``, datetimes or ISO strings, either end may be None
-        (templated; e.g. ``("{{ data_interval_start }}", "{{ data_interval_end }}")``).
+    :param acquisition_date: ``(start, end)``, when the images were taken: datetimes or ISO strings,
+        either end may be None (templated). For a scheduled acquisition, search by publication date
+        instead (below): an image is searchable only hours to days after it was acquired.
+    :param publication_date: ``(start, end)``, when the images became searchable, half-open
+        ``[start, end)`` (templated).
+    :param published_since_previous_run: search the images published since the previous successful
+        run's window ended, up to this run's end (the data interval's end, or the logical date for
+        schedules whose intervals are empty, such as ``@daily`` on Airflow 3): consecutive runs cover
+        contiguous windows, and a run after a pause covers the whole pause. Default False.
+    :param first_run_lookback: with ``published_since_previous_run``, how far back the first run
+        looks: days or a ``timedelta`` (default 1 day; templated).
+    :param max_image_age: only images acquired within this many days before the window's end (or a
+        ``timedelta``), so that old archive images newly published are not bought by surprise
+        (templated; not with ``acquisition_date``).
     :param relation: ``intersects`` (default), ``within``, ``contains`` or ``disjoint``.
     :param cloud_cover: ``(min, max)`` percent, 0-100 (templated).
     :param incidence_angle: ``(min, max)`` degrees.
@@ -56,6 +81,9 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         "oneatlas_conn_id",
         "aoi",
         "acquisition_date",
+        "publication_date",
+        "first_run_lookback",
+        "max_image_age",
         "cloud_cover",
         "constellation",
         "processing_level",
@@ -72,6 +100,10 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         *,
         aoi: Any = None,
         acquisition_date: Any = None,
+        publication_date: Any = None,
+        published_since_previous_run: bool = False,
+        first_run_lookback: Any = DEFAULT_FIRST_RUN_LOOKBACK,
+        max_image_age: Any = None,
         relation: str | None = None,
         cloud_cover: Any = None,
         incidence_angle: Any = None,
@@ -97,6 +129,10 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         super().__init__(**kwargs)
         self.aoi = aoi
         self.acquisition_date = acquisition_date
+        self.publication_date = publication_date
+        self.published_since_previous_run = published_since_previous_run
+        self.first_run_lookback = first_run_lookback
+        self.max_image_age = max_image_age
         self.relation = relation
         self.cloud_cover = cloud_cover
         self.incidence_angle = incidence_angle
@@ -131,15 +167,48 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         if ready(self.limit):
             check_count(self.limit, "limit")
         check_count(self.max_results, "max_results")
-        fields = (self.acquisition_date, self.cloud_cover, self.constellation, self.processing_level, self.workspace)
+        if ready(self.first_run_lookback):
+            as_timedelta(self.first_run_lookback, "first_run_lookback")
+        if ready(self.max_image_age):
+            as_timedelta(self.max_image_age, "max_image_age")
+        if self.published_since_previous_run and self.publication_date is not None:
+            raise ValidationError(
+                "publication_date",
+                "given together with published_since_previous_run=True",
+                "either a fixed publication_date=(start, end), or published_since_previous_run=True",
+            )
+        if self.max_image_age is not None and self.acquisition_date is not None:
+            raise ValidationError(
+                "max_image_age",
+                "given together with acquisition_date",
+                "either acquisition_date=(start, end), or max_image_age (days before the window's end)",
+            )
+        fields = (
+            self.acquisition_date,
+            self.publication_date,
+            self.cloud_cover,
+            self.constellation,
+            self.processing_level,
+            self.workspace,
+        )
         if not any(is_templated(v) for v in fields) or not skip_templated:
             self._query(with_aoi=False).to_body()
 
-    def _query(self, *, with_aoi: bool = True) -> SearchQuery:
+    def _query(self, *, with_aoi: bool = True, context: Context | None = None) -> SearchQuery:
+        acquisition_date, publication_date = self.acquisition_date, self.publication_date
+        if context is not None and self.published_since_previous_run:
+            lookback = as_timedelta(self.first_run_lookback, "first_run_lookback") or DEFAULT_FIRST_RUN_LOOKBACK
+            publication_date = publication_window(context, first_run_lookback=lookback)
+        if context is not None and self.max_image_age is not None:
+            max_age = as_timedelta(self.max_image_age, "max_image_age")
+            assert max_age is not None
+            end = publication_date[1] if publication_date and publication_date[1] else run_window_end(context)
+            acquisition_date = (to_utc_datetime(end, "publication_date") - max_age, None)
         return SearchQuery(
             aoi=self.aoi if with_aoi else None,
             relation=self.relation,
-            acquisition_date=self.acquisition_date,
+            acquisition_date=acquisition_date,
+            publication_date=publication_date,
             cloud_cover=self.cloud_cover,
             incidence_angle=self.incidence_angle,
             snow_cover=self.snow_cover,
@@ -156,8 +225,9 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         self._check_scalars(skip_templated=False)
+        query = self._query(context=context)
         outcome = self.hook.search_images(
-            self._query(),  # every filter, the AOI included, is checked before any request
+            query,  # every filter, the AOI included, is checked before any request
             max_cloud_cover=check_number(self.max_cloud_cover, "max_cloud_cover", lower=0, upper=100),
             min_coverage=check_number(self.min_coverage, "min_coverage", lower=0, upper=1),
             newest_first=self.newest_first,
@@ -166,7 +236,13 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
             include_footprint=self.include_footprint,
         )
         kept = len(outcome.images) + outcome.over_limit
-        self.log.info("OneAtlas search: %d results read, %d kept by the filters", outcome.read, kept)
+        self.log.info("OneAtlas search: %s", describe_query(outcome.query or query))
+        removed = ", ".join(f"{n} by {name}" for name, n in outcome.removed.items()) or "no client-side filter"
+        self.log.info(
+            "OneAtlas search: %d results read, %d kept by the filters (removed: %s)", outcome.read, kept, removed
+        )
+        if outcome.note:
+            self.log.warning("OneAtlas search: %s", outcome.note)
         if outcome.over_limit:
             self.log.info("Keeping the first %d of %d images (limit)", len(outcome.images), kept)
         if not outcome.images and self.skip_if_empty:
