@@ -228,13 +228,21 @@ class OneAtlasClient:
         kind: str | None = None,
         tags: Sequence[str] | None = None,
         budget: float | None = None,
+        skip_already_ordered: bool = True,
         log: ordering.Log | None = None,
     ) -> ordering.Placement:
         """Order exactly once under ``customer_ref``, within ``budget`` and the balance (see
         :func:`ordering.place_order`): raises ``BudgetExceededError`` or ``NotOrderableError``
         before anything is ordered."""
         return ordering.place_order(
-            self, products, customer_ref=customer_ref, kind=kind, tags=tags, budget=budget, log=log
+            self,
+            products,
+            customer_ref=customer_ref,
+            kind=kind,
+            tags=tags,
+            budget=budget,
+            skip_already_ordered=skip_already_ordered,
+            log=log,
         )
 
     def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:

@@ -7,10 +7,18 @@ later budget or approval step all get the same guarantees through one door.
 Exactly once: an order is a debit, so its POST is never retried blindly. Every order carries a
 ``customerRef``; before posting, the account is searched for an order under it (an earlier try may
 have placed it and died), and after a failed POST it is searched again before posting once more.
+
+Once across runs: every order also carries an *acquisition tag*, a letters-only digest of the AOI
+and the product options (the API's tags are letters only). Before ordering, the account's orders
+under that tag tell which images were already bought for this field with these options, by any
+run, any DAG, any worker: those are left out (a cleared and re-run day, overlapping windows or two
+DAGs over the same field buy nothing twice). Orders that ended failed, error or rejected do not count.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -46,17 +54,61 @@ class Log(Protocol):
 ORDER_POST_ATTEMPTS = 3
 
 
+#: Prefix of acquisition tags; the rest is 24 letters of a SHA-256 digest (about 113 bits).
+ACQUISITION_TAG_PREFIX = "acq"
+
+
 @dataclass(frozen=True)
 class Placement:
     """An order placed by :func:`place_order`, or taken up because it already existed.
 
     ``reused``: an earlier attempt had already placed it under the same ``customerRef`` (nothing was
-    priced or posted this time, so ``price`` is None).
+    priced or posted this time, so ``price`` is None). ``already_ordered`` maps the images left out
+    because an earlier order bought them for the same AOI and options to that order's id; when every
+    image was, nothing is ordered and ``order`` is None.
     """
 
-    order: Order
+    order: Order | None
     reused: bool = False
     price: Price | None = None
+    already_ordered: dict[str, str] | None = None
+    #: the contract's balance read just before ordering (None when nothing was priced)
+    balance: float | None = None
+
+
+def acquisition_tag(product: ProductSpec) -> str:
+    """The letters-only tag naming what ``product`` buys besides the image: its AOI and options.
+
+    Two DAGs ordering the same image over the same field with the same options get the same tag.
+    """
+    from airflow_provider_oneatlas.client.geometry import to_aoi
+
+    payload = product.to_payload()  # every option checked and normalized, as it is sent
+    aoi = to_aoi(payload["aoi"])
+
+    def rounded(value: object) -> object:
+        # ~1 cm: the same field drawn twice must not look like two fields through float noise.
+        if isinstance(value, float):
+            return round(value, 7)
+        if isinstance(value, list):
+            return [rounded(v) for v in value]
+        return value
+
+    key = {k: v for k, v in payload.items() if k not in ("id", "aoi")}
+    key["aoi"] = {"type": aoi["type"], "coordinates": rounded(aoi["coordinates"])}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).digest()
+    return ACQUISITION_TAG_PREFIX + "".join(chr(ord("a") + b % 26) for b in digest[:24])
+
+
+def already_ordered(client: OneAtlasClient, tag: str) -> dict[str, Order]:
+    """Image id -> the earlier order (not failed) that bought it under acquisition ``tag``."""
+    bought: dict[str, Order] = {}
+    for order in client.iter_orders(tags=[tag]):
+        if order.is_failed or tag not in order.tags:
+            continue
+        for image_id in order.product_ids:
+            bought.setdefault(image_id, order)
+    return bought
 
 
 def check_delivered(order: Order) -> bool:
@@ -75,6 +127,7 @@ def place_order(
     kind: str | None = None,
     tags: Sequence[str] | None = None,
     budget: float | None = None,
+    skip_already_ordered: bool = True,
     post_attempts: int = ORDER_POST_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
     log: Log | None = None,
@@ -83,7 +136,9 @@ def place_order(
 
     Every input is checked before any request. Raises :class:`BudgetExceededError` when the price is
     over ``budget`` or the contract's balance, :class:`NotOrderableError` when OneAtlas refuses the
-    products; nothing is ordered then. Without ``kind``, the subscription decides it.
+    products; nothing is ordered then. Without ``kind``, the subscription decides it. With
+    ``skip_already_ordered`` (default), images an earlier order bought for the same AOI and options
+    are left out (see the module's docstring).
     """
     log = log or logger
     ref = check_customer_ref(customer_ref)
@@ -91,6 +146,7 @@ def place_order(
         raise ValueError("place_order needs a customer_ref: it is how a retry finds the order")
     # Built (and so checked) before any request; without a kind, the subscription decides it later.
     body = order_body(kind or ORDER_KINDS[0], products, customer_ref=ref, tags=tags)
+    product_tags = [acquisition_tag(p) for p in products]
 
     existing = client.find_orders(customer_ref=ref)
     if existing:
@@ -102,6 +158,33 @@ def place_order(
             ref,
         )
         return Placement(order=order, reused=True)
+
+    skipped: dict[str, str] = {}
+    if skip_already_ordered:
+        bought = {tag: already_ordered(client, tag) for tag in dict.fromkeys(product_tags)}
+        remaining = []
+        for product, tag in zip(products, product_tags, strict=True):
+            earlier = bought[tag].get(product.item_id)
+            if earlier is None:
+                remaining.append(product)
+                continue
+            skipped[product.item_id] = earlier.id
+            log.info(
+                "Image %s was already bought for this AOI and these options by order %s (%s): not ordering it again",
+                product.item_id,
+                earlier.id,
+                earlier.status,
+            )
+        if not remaining:
+            return Placement(order=None, already_ordered=skipped)
+        products = remaining
+    # Each order carries its acquisition tags, so that later runs find what it bought.
+    body = order_body(
+        kind or ORDER_KINDS[0],
+        products,
+        customer_ref=ref,
+        tags=[*(tags or ()), *(t for t in dict.fromkeys(product_tags) if t not in (tags or ()))],
+    )
 
     # One read of the account serves both the order kind and the balance check.
     account = client.get_me()
@@ -126,13 +209,14 @@ def place_order(
     log.info("Ordering for %g credits (%.2f km2), customerRef %r", price.credits, price.area_km2, ref)
     for attempt in range(1, post_attempts + 1):
         try:
-            return Placement(order=client.create_order(body=body), price=price)
+            order = client.create_order(body=body)
+            return Placement(order=order, price=price, already_ordered=skipped or None, balance=account.balance)
         except (TransportError, ServerError) as exc:
             # The POST may have reached OneAtlas even though the answer was lost: look first.
             found = client.find_orders(customer_ref=ref)
             if found:
                 log.warning("The order answer was lost but order %s exists: using it", found[0].id)
-                return Placement(order=found[0], price=price)
+                return Placement(order=found[0], price=price, already_ordered=skipped or None, balance=account.balance)
             if attempt == post_attempts:
                 raise
             # Proven absent: posting again cannot make a second order.

@@ -345,14 +345,24 @@ class OneAtlasHook(BaseHook):
         kind: str | None = None,
         tags: Sequence[str] | None = None,
         budget: float | None = None,
+        skip_already_ordered: bool = True,
     ) -> Placement:
         """Order exactly once under ``customer_ref``, within ``budget`` and the balance.
 
         An order already placed under ``customer_ref`` (by an earlier try) is taken up, not placed
-        again. Raises ``BudgetExceededError`` or ``NotOrderableError`` before anything is ordered.
+        again; with ``skip_already_ordered``, images an earlier order bought for the same AOI and
+        options (any run, any DAG) are left out, and when all were, nothing is ordered
+        (``Placement.order`` is None). Raises ``BudgetExceededError`` or ``NotOrderableError``
+        before anything is ordered.
         """
         return self.client.place_order(
-            products, customer_ref=customer_ref, kind=kind, tags=tags, budget=budget, log=self.log
+            products,
+            customer_ref=customer_ref,
+            kind=kind,
+            tags=tags,
+            budget=budget,
+            skip_already_ordered=skip_already_ordered,
+            log=self.log,
         )
 
     def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:

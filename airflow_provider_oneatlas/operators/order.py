@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.exceptions import AirflowSkipException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client import query
@@ -41,6 +42,9 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
     :param customer_ref: the order's reference; default ``airflow:<dag>:<task>:<run>[:<map index>]``.
         Orders are looked up by it before posting (templated).
     :param tags: order tags, letters only (default ``["airflow"]``; templated).
+    :param skip_already_ordered: leave out images that an earlier order (any run, any DAG) bought for
+        the same AOI and product options, found in the account through the order's acquisition tag;
+        when every image was, the task is skipped and nothing is ordered (default True).
     :param wait_for_completion: wait until the order is delivered (default False).
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param poll_interval: seconds between status checks while waiting.
@@ -67,6 +71,7 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
         max_credits: Any = None,
         customer_ref: str | None = None,
         tags: Sequence[str] | None = ("airflow",),
+        skip_already_ordered: bool = True,
         wait_for_completion: bool = False,
         deferrable: bool | None = None,
         poll_interval: float = 30.0,
@@ -78,6 +83,7 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
         self.customer_ref = customer_ref
         # A bare string is one tag, not a list of letters; a template renders later.
         self.tags: Any = [tags] if isinstance(tags, str) and not is_templated(tags) else (tags if tags else [])
+        self.skip_already_ordered = skip_already_ordered
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -110,9 +116,29 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
         budget = query.check_number(self.max_credits, "max_credits", lower=0, upper=1e12)
         with airflow_errors():
             placement = self.hook.place_order(
-                products, customer_ref=self._customer_ref(context), kind=self.kind, tags=self.tags, budget=budget
+                products,
+                customer_ref=self._customer_ref(context),
+                kind=self.kind,
+                tags=self.tags,
+                budget=budget,
+                skip_already_ordered=self.skip_already_ordered,
             )
         order = placement.order
+        if order is None:
+            bought = ", ".join(
+                f"{image} by order {order_id}" for image, order_id in (placement.already_ordered or {}).items()
+            )
+            raise AirflowSkipException(
+                f"Every image was already bought for this AOI and these options ({bought}): nothing to order"
+            )
+        if placement.price is not None:
+            self.log.info(
+                "Placed order %s for %g credits (budget %s, balance left %s)",
+                order.id,
+                placement.price.credits,
+                "none" if budget is None else f"{budget:g}",
+                "unknown" if placement.balance is None else f"{placement.balance - placement.price.credits:g}",
+            )
         self._remember(context, order)
         image_ids = [p.item_id for p in products]
         with airflow_errors():
