@@ -2,12 +2,17 @@
 
 search -> order -> wait -> download -> summary
 
-1. **search** the Living Library for SENSOR images acquired over the ``aoi`` during the run's data
-   interval (or ``start``/``end`` when given), keep the ones with at most ``max_cloud_cover`` percent
-   of clouds that cover at least ``min_coverage`` of the field, newest first, at most ``max_images``.
-   Nothing new: the search is *skipped*, and so is everything after it (no order, no cost).
+1. **search** the Living Library for SENSOR images over the ``aoi`` *published since the previous
+   successful run* (an image becomes searchable hours to days after it is acquired, so the window is
+   on publication, not acquisition), acquired within ``max_image_age_days``; keep the ones with at
+   most ``max_cloud_cover`` percent of clouds that cover at least ``min_coverage`` of the field,
+   newest first, at most ``max_images``. Consecutive runs search contiguous windows; a run after a
+   pause covers the whole pause. ``start``/``end`` (a manual run over a fixed period) search by
+   acquisition date instead. Nothing new: the search is *skipped*, and so is everything after it.
 2. **order** them, cut to the field, within the ``max_credits`` budget (priced first; over budget
-   fails without retrying). A retried task never orders twice (``customerRef`` per task instance).
+   fails without retrying). A retried task never orders twice (``customerRef`` per task instance),
+   and an image an earlier run (or another DAG) bought for this field with these options is never
+   bought again: a cleared and re-run day orders nothing new.
 3. **wait** for the delivery in the triggerer (deferrable sensor): no worker slot is held.
 4. **download** the zips into ``<destination>/<ds>/`` (any ``ObjectStoragePath`` URL: ``file://``,
    ``s3://conn_id@bucket/prefix/``, ...), md5-checked, and record an event on the
@@ -18,6 +23,7 @@ Try it offline against the sandbox: ``bash scripts/dev.sh demo``. Or, with a san
 
     export AIRFLOW_CONN_ONEATLAS_DEFAULT='{"conn_type": "oneatlas", "host": "http://127.0.0.1:8765",
                                           "password": "oneatlas-sandbox-key"}'
+    airflow dags test oneatlas_acquisition                   # published since the previous run
     airflow dags test oneatlas_acquisition -c '{"start": "2024-01-01", "end": "2024-12-31"}'
 
 The default destination is ``$ONEATLAS_DESTINATION`` (read when the DAG is parsed), else
@@ -50,10 +56,6 @@ TOULOUSE_FIELD: dict[str, Any] = {
 }
 
 CONN_ID = "{{ params.conn_id }}"
-# Acquisition window: the Params, else the run's data interval. A manual run without a logical date
-# (Airflow 3's default) has no data interval: then the day before the run.
-WINDOW_START = "{{ params.start or dag_run.data_interval_start or dag_run.run_after - macros.timedelta(days=1) }}"
-WINDOW_END = "{{ params.end or dag_run.data_interval_end or dag_run.run_after }}"
 #: ``<destination>/<YYYY-MM-DD>/``: the logical date's day, else the day the run was triggered.
 DESTINATION = "{{ params.destination.rstrip('/') }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/"
 
@@ -75,38 +77,103 @@ with DAG(
             title="Area of interest",
             description="GeoJSON geometry (Polygon or MultiPolygon, lon/lat) of the field to image.",
         ),
+        "max_image_age_days": Param(
+            7,
+            type="number",
+            minimum=0.01,
+            title="Maximum image age (days)",
+            description="Only images acquired within this many days before the run: an old archive image "
+            "published today is not bought by surprise. Longer than the usual publication delay (1-3 days).",
+        ),
+        "first_run_lookback_days": Param(
+            3,
+            type="number",
+            minimum=0.01,
+            title="First run looks back (days)",
+            description="With no earlier successful run, search the images published this many days back.",
+        ),
         "start": Param(
             None,
             type=["null", "string"],
-            description="Acquired from (ISO date or datetime); default: the start of the data interval.",
+            title="Acquired from (manual runs)",
+            description="For a run over a fixed period: acquired from this ISO date or date-time. Empty (the "
+            "schedule): the images published since the previous successful run.",
         ),
         "end": Param(
             None,
             type=["null", "string"],
-            description="Acquired until (ISO date or datetime); default: the end of the data interval.",
+            title="Acquired until (manual runs)",
+            description="With 'Acquired from': acquired until this ISO date or date-time; empty: until now.",
         ),
-        "max_cloud_cover": Param(20, type="number", minimum=0, maximum=100, description="Percent of clouds, at most."),
+        "max_cloud_cover": Param(
+            20,
+            type="number",
+            minimum=0,
+            maximum=100,
+            title="Maximum cloud cover (%)",
+            description="Percent of clouds in the image, at most.",
+        ),
         "min_coverage": Param(
-            0.5, type="number", minimum=0, maximum=1, description="Fraction of the field an image must cover."
+            0.5,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Minimum coverage of the field",
+            description="Fraction (0-1) of the field an image must cover.",
         ),
-        "max_images": Param(1, type="integer", minimum=1, maximum=50, description="Images to order, newest first."),
-        "max_credits": Param(5000, type="number", minimum=0, description="Budget of one run, in credits."),
-        "product_type": Param("bundle", enum=["bundle", "pansharpened", "bundle-fs", "pansharpened-fs"]),
-        "radiometric_processing": Param("REFLECTANCE", enum=["REFLECTANCE", "DISPLAY", "BASIC16"]),
+        "max_images": Param(
+            1,
+            type="integer",
+            minimum=1,
+            maximum=50,
+            title="Images per run",
+            description="Images to order in one run, newest first.",
+        ),
+        "max_credits": Param(
+            5000, type="number", minimum=0, title="Budget (credits)", description="The most one run may spend."
+        ),
+        "product_type": Param(
+            "bundle",
+            enum=["bundle", "pansharpened", "bundle-fs", "pansharpened-fs"],
+            title="Product type",
+            description="bundle: panchromatic and multispectral bands apart; pansharpened: fused colour "
+            "image; -fs variants for Pleiades Neo.",
+        ),
+        "radiometric_processing": Param(
+            "REFLECTANCE",
+            enum=["REFLECTANCE", "DISPLAY", "BASIC16"],
+            title="Radiometric processing",
+            description="REFLECTANCE: top-of-atmosphere reflectance for analysis; DISPLAY: 8-bit for "
+            "viewing; BASIC16: raw 16-bit digital numbers.",
+        ),
         "destination": Param(
             DEFAULT_DESTINATION,
             type="string",
+            title="Destination",
             description="Folder URL for the zips (file://, s3://conn_id@bucket/prefix/, ...); <ds>/ is appended.",
         ),
-        "conn_id": Param("oneatlas_default", type="string", description="The OneAtlas connection."),
-        "poll_interval": Param(5, type="number", minimum=1, description="Seconds between order status checks."),
+        "conn_id": Param(
+            "oneatlas_default", type="string", title="Connection", description="The OneAtlas connection id."
+        ),
+        "poll_interval": Param(
+            5,
+            type="number",
+            minimum=1,
+            title="Poll interval (s)",
+            description="Seconds between order status checks while waiting for the delivery.",
+        ),
     },
 ) as dag:
     search = OneAtlasSearchOperator(
         task_id="search",
         oneatlas_conn_id=CONN_ID,
         aoi="{{ params.aoi }}",
-        acquisition_date=(WINDOW_START, WINDOW_END),
+        # The schedule: published since the previous successful run, acquired within the max age.
+        published_since_previous_run=True,
+        first_run_lookback="{{ params.first_run_lookback_days }}",
+        max_image_age="{{ params.max_image_age_days }}",
+        # A manual run over a fixed period: acquired between start and end (wins when set).
+        acquisition_date=("{{ params.start }}", "{{ params.end }}"),
         processing_level="SENSOR",
         max_cloud_cover="{{ params.max_cloud_cover }}",
         min_coverage="{{ params.min_coverage }}",

@@ -9,7 +9,11 @@ plan_searches -> search[aoi] -> plan_orders -> order[aoi with images] -> wait[..
 * ``wait`` (deferrable) and ``download`` are mapped over the orders actually placed; each download
   records an event on the ``oneatlas://imagery/multi-aoi`` asset.
 
-Every order is priced against the same per-order budget ``max_credits``.
+Each area's search finds the images *published since the previous successful run* (acquired
+within ``max_image_age_days``), as in ``oneatlas_acquisition``; ``start``/``end`` search a fixed
+acquisition period instead. An image already bought for an area (by an earlier run or another DAG)
+is not bought again: that area's order is skipped, the others go on. Every order is priced against
+the same per-order budget ``max_credits``.
 """
 
 # At parse time XComArgs and templates stand in for the values tasks receive at run time.
@@ -55,10 +59,6 @@ AREAS: list[dict[str, Any]] = [
 
 
 CONN_ID = "{{ params.conn_id }}"
-# Acquisition window: the Params, else the run's data interval. A manual run without a logical date
-# (Airflow 3's default) has no data interval: then the day before the run.
-WINDOW_START = "{{ params.start or dag_run.data_interval_start or dag_run.run_after - macros.timedelta(days=1) }}"
-WINDOW_END = "{{ params.end or dag_run.data_interval_end or dag_run.run_after }}"
 #: ``<destination>/<YYYY-MM-DD>/``: the logical date's day, else the day the run was triggered.
 DESTINATION = "{{ params.destination.rstrip('/') }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/"
 
@@ -83,17 +83,62 @@ with DAG(
                 "properties": {"name": {"type": "string"}, "aoi": {"type": "object"}},
                 "required": ["name", "aoi"],
             },
+            title="Fields",
             description="Fields to image: a list of {name, aoi (GeoJSON geometry)}.",
         ),
-        "start": Param(None, type=["null", "string"], description="Acquired from; default: the data interval."),
-        "end": Param(None, type=["null", "string"], description="Acquired until; default: the data interval."),
-        "max_cloud_cover": Param(20, type="number", minimum=0, maximum=100),
-        "min_coverage": Param(0.5, type="number", minimum=0, maximum=1),
-        "max_images": Param(1, type="integer", minimum=1, maximum=50, description="Images per field."),
-        "max_credits": Param(5000, type="number", minimum=0, description="Budget of each order, in credits."),
-        "destination": Param(DEFAULT_DESTINATION, type="string", description="Folder URL; <ds>/ is appended."),
-        "conn_id": Param("oneatlas_default", type="string"),
-        "poll_interval": Param(5, type="number", minimum=1),
+        "max_image_age_days": Param(
+            7,
+            type="number",
+            minimum=0.01,
+            title="Maximum image age (days)",
+            description="Only images acquired within this many days before the run.",
+        ),
+        "first_run_lookback_days": Param(
+            3,
+            type="number",
+            minimum=0.01,
+            title="First run looks back (days)",
+            description="With no earlier successful run, search the images published this many days back.",
+        ),
+        "start": Param(
+            None,
+            type=["null", "string"],
+            title="Acquired from (manual runs)",
+            description="For a run over a fixed period: acquired from this ISO date. Empty: the schedule's "
+            "window (published since the previous successful run).",
+        ),
+        "end": Param(
+            None,
+            type=["null", "string"],
+            title="Acquired until (manual runs)",
+            description="With 'Acquired from': acquired until this ISO date; empty: until now.",
+        ),
+        "max_cloud_cover": Param(
+            20, type="number", minimum=0, maximum=100, title="Maximum cloud cover (%)", description="At most."
+        ),
+        "min_coverage": Param(
+            0.5,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Minimum coverage of the field",
+            description="Fraction (0-1) of a field an image must cover.",
+        ),
+        "max_images": Param(
+            1, type="integer", minimum=1, maximum=50, title="Images per field", description="Newest first."
+        ),
+        "max_credits": Param(
+            5000, type="number", minimum=0, title="Budget per order (credits)", description="Each field's order."
+        ),
+        "destination": Param(
+            DEFAULT_DESTINATION, type="string", title="Destination", description="Folder URL; <ds>/ is appended."
+        ),
+        "conn_id": Param(
+            "oneatlas_default", type="string", title="Connection", description="The OneAtlas connection id."
+        ),
+        "poll_interval": Param(
+            5, type="number", minimum=1, title="Poll interval (s)", description="Seconds between status checks."
+        ),
     },
 ) as dag:
 
@@ -105,7 +150,10 @@ with DAG(
     search = OneAtlasSearchOperator.partial(
         task_id="search",
         oneatlas_conn_id=CONN_ID,
-        acquisition_date=(WINDOW_START, WINDOW_END),
+        published_since_previous_run=True,
+        first_run_lookback="{{ params.first_run_lookback_days }}",
+        max_image_age="{{ params.max_image_age_days }}",
+        acquisition_date=("{{ params.start }}", "{{ params.end }}"),
         processing_level="SENSOR",
         max_cloud_cover="{{ params.max_cloud_cover }}",
         min_coverage="{{ params.min_coverage }}",
@@ -143,6 +191,8 @@ with DAG(
         poll_interval="{{ params.poll_interval }}",
         poke_interval=60,
         timeout=timedelta(days=2).total_seconds(),
+        # An area whose images were all bought already skips its order; the other areas go on.
+        trigger_rule="none_failed",
     ).expand(order_id=order.output.map(lambda placed: placed["order_id"]))
 
     download = OneAtlasDownloadOperator.partial(
