@@ -22,19 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_oneatlas.sandbox.auth import base_of, require_token
 from airflow_provider_oneatlas.sandbox.catalog import (
-    DATE_FIELDS,
     DEFAULT_ITEMS_PER_PAGE,
-    LIST_FIELDS,
     MAX_ITEMS_PER_PAGE,
-    PUBLIC_WORKSPACE_ID,
-    RANGE_FIELDS,
     SEARCH_RESULT_CAP,
     Catalog,
-    FilterError,
-    parse_filters,
-    real_links,
 )
 from airflow_provider_oneatlas.sandbox.errors import oneatlas_error
+from airflow_provider_oneatlas.sandbox.filters import DATE_FIELDS, LIST_FIELDS, RANGE_FIELDS, FilterError, parse_filters
+from airflow_provider_oneatlas.sandbox.samples import PUBLIC_WORKSPACE_ID, real_links
 
 router = APIRouter()
 
