@@ -25,6 +25,7 @@ from shapely import STRtree
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from airflow_provider_oneatlas.sandbox.clock import Clock, clock_from_config
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.filters import (
     DATE_FIELDS,
@@ -52,7 +53,7 @@ from airflow_provider_oneatlas.sandbox.filters import (
     parse_range,
     parse_sort,
 )
-from airflow_provider_oneatlas.sandbox.generator import DEMO_AREAS, archive_columns, build
+from airflow_provider_oneatlas.sandbox.generator import DAY_US, DEMO_AREAS, archive_columns, build, live_columns
 from airflow_provider_oneatlas.sandbox.samples import (
     PUBLIC_WORKSPACE_ID,
     PUBLIC_WORKSPACE_NAME,
@@ -189,17 +190,27 @@ class _Snapshot:
 class Catalog:
     """The images the sandbox's search finds.
 
+    The catalog is live: it holds images not yet published, and shows an image (to search, ``get``,
+    ``all``, ``len``...) only once its ``publicationDate`` has passed on its :class:`Clock` (images
+    without a publication date are always shown). Besides the archive, a live stream of images
+    (:func:`generator.live_day_columns`) arrives day after day: every day from ``live_history_days``
+    before any time the clock has shown up to that time is generated.
+
     ``get``, ``add``, ``all`` and ``query`` are safe to call from several threads. Features returned by
     ``all`` and ``query`` are the stored objects: read them, do not modify them (``get`` returns a copy).
     """
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, clock: Clock | None = None) -> None:
         # SandboxConfig.validate() has checked catalog_size >= 0 and catalog_end >= catalog_start.
         self.seed = config.seed
         self.size = config.catalog_size
         self.start_us = parse_datetime(config.catalog_start)
         # The end date is inclusive: images may be taken until its last microsecond.
         self.end_us = parse_datetime(config.catalog_end) + 86_400_000_000 - 1
+        self.clock = clock if clock is not None else clock_from_config(config)
+        self.live_stream = config.live_stream
+        self.live_history_days = config.live_history_days
+        self._live_days: set[int] = set()
         self._lock = threading.RLock()
         self._features: list[dict[str, Any]] = []
         self._index: dict[str, int] = {}
@@ -218,25 +229,33 @@ class Catalog:
         finally:
             if collecting:
                 gc.enable()
+        self._ensure_live(self.clock.now_us())
 
     # -- public API --------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._features)
+        """How many images are published now."""
+        return int(np.count_nonzero(self._visible(self._current(), self.now_us())))
 
     def __contains__(self, item_id: object) -> bool:
-        return item_id in self._index
+        return isinstance(item_id, str) and self._position(item_id) is not None
+
+    def now_us(self) -> int:
+        """The clock's now in microseconds, after generating the live stream up to it."""
+        now = self.clock.now_us()
+        self._ensure_live(now)
+        return now
 
     def get(self, item_id: str) -> dict[str, Any] | None:
-        """A copy of the stored feature, or None."""
+        """A copy of the stored feature, or None (also for an image not published yet)."""
         with self._lock:
-            position = self._index.get(item_id)
+            position = self._position(item_id)
             return None if position is None else copy.deepcopy(self._features[position])
 
     def footprint(self, item_id: str) -> BaseGeometry | None:
         """The image's footprint as a shapely geometry, or None."""
         with self._lock:
-            position = self._index.get(item_id)
+            position = self._position(item_id)
             return None if position is None else self._geometries[position]
 
     def add(self, feature: Mapping[str, Any]) -> None:
@@ -254,22 +273,28 @@ class Catalog:
         with self._lock:
             self._append(stored)
 
-    def all(self) -> list[dict[str, Any]]:
-        """Every stored feature (read-only), in insertion order."""
+    def all(self, *, unpublished: bool = False) -> list[dict[str, Any]]:
+        """Every feature published now (read-only), in insertion order; with ``unpublished``, all stored."""
+        now = self.now_us()
         with self._lock:
-            return list(self._features)
+            if unpublished:
+                return list(self._features)
+            snap = self._current()
+            return self.features_at(np.flatnonzero(self._visible(snap, now)))
 
     def query(self, **filters: Any) -> list[dict[str, Any]]:
-        """Features matching OpenSearch parameters (API names and value forms), sorted by ``sortBy``.
+        """Features published now matching OpenSearch parameters (API names and value forms), sorted.
 
         Paging parameters are ignored: this is every match. Raises :class:`FilterError`.
         """
         return self.features_at(self.select(parse_filters(filters)))
 
-    def select(self, filters: SearchFilters) -> IntArray:
-        """Positions of the matching features, sorted (ties broken by id)."""
+    def select(self, filters: SearchFilters, now_us: float | None = None) -> IntArray:
+        """Positions of the features published at ``now_us`` (default: the clock's now) that match,
+        sorted (ties broken by id)."""
+        now = self.now_us() if now_us is None else now_us
         snap = self._current()
-        mask = np.ones(snap.size, dtype=bool)
+        mask = self._visible(snap, now)
         if filters.ids is not None:
             mask &= snap.text_in("id", filters.ids)
         for name, rng in filters.ranges.items():
@@ -311,6 +336,38 @@ class Catalog:
         return [features[int(p)] for p in positions]
 
     # -- internals ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _visible(snap: _Snapshot, now_us: float) -> BoolArray:
+        """Rows published at ``now_us``; an image without a publication date always is."""
+        published = snap.numbers["publicationDate"]
+        result: BoolArray = ~(published > now_us)
+        return result
+
+    def _position(self, item_id: str) -> int | None:
+        """The row of a published image, or None."""
+        with self._lock:
+            position = self._index.get(item_id)
+            if position is None:
+                return None
+            published = self._numbers["publicationDate"][position]
+            return None if published > self.now_us() else position
+
+    def _ensure_live(self, now_us: int) -> None:
+        """Generate the live stream's days from ``live_history_days`` before ``now_us`` up to its day."""
+        if not self.live_stream:
+            return
+        today = now_us // DAY_US
+        days = [d for d in range(today - self.live_history_days, today + 1) if d not in self._live_days]
+        if not days:
+            return
+        with self._lock:
+            days = [d for d in days if d not in self._live_days]
+            columns = live_columns(self.seed, days)
+            self._live_days.update(days)
+            if columns is not None:
+                batch = build(columns, self._index)
+                self._extend(batch.features, batch.kept, batch.numbers, batch.geometries)
 
     def _current(self) -> _Snapshot:
         with self._lock:

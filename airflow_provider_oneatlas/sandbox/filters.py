@@ -156,7 +156,11 @@ def _parse_bound(parameter: str, text: str, *, is_date: bool) -> float:
 
 
 def parse_range(parameter: str, value: Any) -> Range:
-    """``"[a,b]"``, ``"(a,b)"``, ``"[a,b)"``, open ends (``"[a,"``, ``",b]"``, ``"[a,]"``) or a bare value."""
+    """``"[a,b]"``, ``"(a,b)"``, ``"[a,b)"``, ``"[a,b["``, open ends (``"[a,"``, ``",b]"``, ``"[a,]"``) or a bare value.
+
+    ``[``/``]`` include the bound; ``(``/``)`` and outward brackets (``]a,b[``, ISO 31-11) exclude it, so
+    ``[t0,t1[`` and ``[t0,t1)`` are the same half-open window: contiguous windows never share an image.
+    """
     is_date = parameter in DATE_FIELDS
     if isinstance(value, bool) or value is None:
         raise FilterError(parameter, f"invalid range {value!r}: expected a string such as '[0,30]'")
@@ -170,8 +174,9 @@ def parse_range(parameter: str, value: Any) -> Range:
     if not text:
         raise FilterError(parameter, "invalid range '': empty")
     low_inclusive = high_inclusive = True
-    opened = text[0] in "[("
-    closed = text[-1] in "])"
+    # "[" and "]" include a bound; "(" and ")", or a bracket turned outwards ("]a," and ",b["), exclude it.
+    opened = text[0] in "[(]"
+    closed = text[-1] in "])["
     if opened:
         low_inclusive = text[0] == "["
         text = text[1:]

@@ -7,7 +7,7 @@ property set, vectorised: 25,000 images take well under a second.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +136,119 @@ def archive_columns(seed: int, size: int, start_us: int, end_us: int) -> Columns
         "identifiers": identifiers,
         "correlations": correlations,
     }
+
+
+#: Live stream: how many images a day over each demo area (0 to 3, with these odds), and elsewhere.
+LIVE_PER_DEMO_AREA_ODDS = (0.3, 0.35, 0.25, 0.1)
+LIVE_ELSEWHERE_MAX = 3
+#: Publication delay after acquisition, in hours: (probability, low, high) bands. An image acquired on
+#: day D publishes the same day, or on D+1 to D+3.
+LIVE_PUBLICATION_BANDS = ((0.45, 3.0, 20.0), (0.4, 20.0, 48.0), (0.15, 48.0, 78.0))
+
+
+def live_day_columns(seed: int, day: int) -> Columns | None:
+    """The images acquired on ``day`` (days since 1970-01-01 UTC) in the live stream.
+
+    A day's images depend only on the seed and the day, so the stream is the same whatever order its
+    days are generated in: a few images over each demo area (some cloudy, some clear, some days none)
+    and a few elsewhere, published hours to three days after acquisition.
+    """
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, 0x11FE, day & 0xFFFFFFFF])
+    areas = list(DEMO_AREAS.values())
+    counts = [int(rng.choice(len(LIVE_PER_DEMO_AREA_ODDS), p=LIVE_PER_DEMO_AREA_ODDS)) for _ in areas]
+    elsewhere = int(rng.integers(0, LIVE_ELSEWHERE_MAX + 1))
+    n = sum(counts) + elsewhere
+    if n == 0:
+        return None
+    lon = rng.uniform(-178.5, 178.5, n)
+    lat = rng.uniform(-60.0, 72.0, n)
+    at = 0
+    for count, (minx, miny, maxx, maxy) in zip(counts, areas, strict=True):
+        lon[at : at + count] = rng.uniform(minx - 0.12, maxx + 0.12, count)
+        lat[at : at + count] = rng.uniform(miny - 0.1, maxy + 0.1, count)
+        at += count
+    constellation_code = rng.choice(3, size=n, p=[0.4, 0.4, 0.2])  # SPOT, PHR, PNEO
+    second_platform = rng.random(n) < 0.5
+    local_hours = 10.5 + rng.normal(0.0, 0.35, n)
+    utc_hours = np.clip(np.mod(local_hours - lon / 15.0, 24.0), 0.0, 23.999)
+    acquired = day * DAY_US + np.floor(utc_hours * 3_600_000) * 1000
+    pneo_start = parse_datetime("2021-06-01T00:00:00Z")
+    constellation_code = np.where((constellation_code == 2) & (acquired < pneo_start), 1, constellation_code)
+    res_base = np.array([1.5, 0.5, 0.3])[constellation_code]
+    resolution = np.round(res_base * (1.0 + rng.uniform(0.0, 0.12, n)), 5)
+    width_km = np.where(constellation_code == 0, rng.uniform(40, 60, n), rng.uniform(20, 30, n))
+    height_km = rng.uniform(30, 60, n)
+    # Half clear (under 10%), half cloudy (30% to 100%): a cloud-cover threshold keeps some, not all.
+    cloud = np.where(rng.random(n) < 0.5, np.round(rng.uniform(0.0, 10.0, n), 2), np.round(rng.uniform(30, 100, n), 2))
+    snow = np.zeros(n)
+    incidence = np.clip(np.abs(rng.normal(0.0, 11.0, n)), 0.3, 45.0)
+    track_angle = rng.uniform(0.0, 2.0 * math.pi, n)
+    across = incidence * np.cos(track_angle)
+    along = incidence * np.sin(track_angle)
+    azimuth = rng.uniform(0.0, 360.0, n)
+    sun_azimuth = rng.uniform(100.0, 220.0, n)
+    sun_elevation = rng.uniform(15.0, 72.0, n)
+    level_code = np.where(rng.random(n) < 0.85, 0, 1)  # SENSOR (orderable), else ORTHO
+    pansharpened = rng.random(n) < 0.5
+    station_code = rng.integers(0, 4, n)
+    reference = rng.integers(0, 1_000_000, n)
+    strip = rng.integers(0, 10_000, n)
+    scene = rng.integers(0, 100_000, n)
+    band = rng.choice(len(LIVE_PUBLICATION_BANDS), size=n, p=[b[0] for b in LIVE_PUBLICATION_BANDS])
+    low = np.array([b[1] for b in LIVE_PUBLICATION_BANDS])[band]
+    high = np.array([b[2] for b in LIVE_PUBLICATION_BANDS])[band]
+    delay = np.floor(rng.uniform(low, high) * 3_600_000_000)
+    # Processing takes most of the delay; publication follows processing.
+    processing_delay = np.floor(delay * 0.8)
+    publication_delay = delay - processing_delay
+    rotation = np.radians(rng.uniform(-8.0, 8.0, n))
+    jitter = rng.uniform(-0.02, 0.02, (n, 4, 2))
+    identifiers = rng.bytes(16 * n)
+    correlations = rng.bytes(16 * n)
+    return {
+        "lon": lon,
+        "lat": lat,
+        "constellation_code": constellation_code,
+        "second_platform": second_platform,
+        "acquired": acquired,
+        "resolution": resolution,
+        "width_km": width_km,
+        "height_km": height_km,
+        "cloud": cloud,
+        "snow": snow,
+        "incidence": incidence,
+        "across": across,
+        "along": along,
+        "azimuth": azimuth,
+        "sun_azimuth": sun_azimuth,
+        "sun_elevation": sun_elevation,
+        "level_code": level_code,
+        "pansharpened": pansharpened,
+        "station_code": station_code,
+        "reference": reference,
+        "strip": strip,
+        "scene": scene,
+        "processing_delay": processing_delay,
+        "publication_delay": publication_delay,
+        "rotation": rotation,
+        "jitter": jitter,
+        "identifiers": identifiers,
+        "correlations": correlations,
+    }
+
+
+def live_columns(seed: int, days: Iterable[int]) -> Columns | None:
+    """The live stream's images acquired on ``days``, as one set of columns."""
+    parts = [c for c in (live_day_columns(seed, day) for day in days) if c is not None]
+    if not parts:
+        return None
+    out: Columns = {}
+    for name in parts[0]:
+        if name in ("identifiers", "correlations"):
+            out[name] = b"".join(part[name] for part in parts)
+        else:
+            out[name] = np.concatenate([part[name] for part in parts])
+    return out
 
 
 def build(draws: Columns, known: Collection[str]) -> Batch:

@@ -137,7 +137,8 @@ def _hint(parameter: str) -> str:
     if parameter in RANGE_FIELDS:
         example = "[2019-01-01T00:00:00Z,2019-12-31T23:59:59Z]" if parameter in DATE_FIELDS else "[0,30]"
         return (
-            f"A range such as '{example}': '[' and ']' include the bound, '(' and ')' exclude it, "
+            f"A range such as '{example}': '[' and ']' include the bound, '(' and ')' (or a bracket turned "
+            "outwards, '[a,b[') exclude it, "
             "a missing bound is open ('[0,' or ',30]'), a single value means equality"
         )
     return {
