@@ -50,7 +50,7 @@ def test_valid_polygons_and_multipolygons() -> None:
     assert parse_aoi(polygon(SQUARE)).geom_type == "Polygon"
     hole = [[1.33, 43.53], [1.33, 43.56], [1.36, 43.56], [1.36, 43.53], [1.33, 43.53]]
     with_hole = parse_aoi(polygon(SQUARE, hole))
-    assert len(with_hole.interiors) == 1  # type: ignore[attr-defined]
+    assert len(with_hole.interiors) == 1
     far = [[10, 10], [10.1, 10], [10.1, 10.1], [10, 10.1], [10, 10]]
     multi = parse_aoi({"type": "MultiPolygon", "coordinates": [[SQUARE], [far]]})
     assert multi.geom_type == "MultiPolygon"
@@ -73,7 +73,10 @@ def test_valid_polygons_and_multipolygons() -> None:
         (polygon([[181, 0], [182, 0], [182, 1], [181, 0]]), "longitude within [-180, 180]"),
         (polygon([[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]), "invalid Polygon: Self-intersection"),
         (polygon([[0, 0], [1, 0], [2, 0], [0, 0]]), "invalid Polygon"),
-        (polygon([[0, 0], ["1", 0], [1, 1], [0, 0]]), "a position is [longitude, latitude]"),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], ["1", 0], [1, 1], [0, 0]]]},
+            "a position is [longitude, latitude]",
+        ),
         (polygon([[0, 0], [True, 0], [1, 1], [0, 0]]), "a position is [longitude, latitude]"),
         ({"type": "MultiPolygon", "coordinates": []}, "non-empty list of polygons"),
         ({"type": "MultiPolygon", "coordinates": [[SQUARE], [SQUARE]]}, "invalid MultiPolygon"),
