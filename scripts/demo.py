@@ -183,8 +183,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder (path or URL: file:///..., s3://conn_id@bucket/prefix/) for the imagery "
         "(default: .demo/imagery/); a <YYYY-MM-DD>/ folder is added under it",
     )
-    parser.add_argument("--start", default="2024-01-01", help="images acquired from (default: 2024-01-01)")
-    parser.add_argument("--end", default="2024-12-31", help="images acquired until (default: 2024-12-31)")
+    parser.add_argument(
+        "--start",
+        default=None,
+        help="a manual run over a fixed period: images acquired from (e.g. 2024-01-01); default: the "
+        "scheduled run, which searches the images published since the previous run",
+    )
+    parser.add_argument("--end", default=None, help="with --start: images acquired until")
     parser.add_argument("--airflow-home", type=Path, default=DEMO / "airflow-home", help="default: .demo/airflow-home")
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed for the DAG run (default: 900)")
     return parser.parse_args(argv)
@@ -222,10 +227,22 @@ def demo(args: argparse.Namespace) -> None:
         before = sandbox.state
         connection = json.dumps({"conn_type": "oneatlas", "host": sandbox.base_url, "password": SANDBOX_KEY})
 
-        logical_date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        conf: dict[str, Any] = {"destination": destination, "poll_interval": 2}
+        if args.start or args.end:
+            logical_date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+            conf |= {"start": args.start, "end": args.end}
+            what = f"a manual run: images acquired {args.start or '...'} .. {args.end or 'now'}"
+        else:
+            # The run the @daily schedule makes: its logical date is a midnight, and it searches the images
+            # published since the previous run (the first run: FIRST_RUN_LOOKBACK_DAYS back). The sandbox's
+            # catalogue is live, so the demo runs the most recent day whose window holds a new image.
+            logical_date = latest_day_with_news(sandbox.base_url, home)
+            conf |= {"first_run_lookback_days": FIRST_RUN_LOOKBACK_DAYS}
+            first = logical_date - dt.timedelta(days=FIRST_RUN_LOOKBACK_DAYS)
+            window = f"{first:%Y-%m-%d %H:%M} .. {logical_date:%Y-%m-%d %H:%M} UTC"
+            what = f"the scheduled run of {logical_date:%Y-%m-%d}: images published {window}"
         day = logical_date.date().isoformat()
-        conf = {"start": args.start, "end": args.end, "destination": destination, "poll_interval": 2}
-        step(3, f"Running {DAG_ID} with `airflow dags test` (images acquired {args.start} .. {args.end}) ...")
+        step(3, f"Running {DAG_ID} with `airflow dags test` ({what}) ...")
         run_log = logs / f"{DAG_ID}-{stamp}.log"
         detail("log", run_log)
         started = time.monotonic()
@@ -253,10 +270,7 @@ def demo(args: argparse.Namespace) -> None:
         after = sandbox.state
         orders = after["orders"]
         if not orders:
-            raise DemoError(
-                f"the run found nothing to order between {args.start} and {args.end} (the search was skipped); "
-                "try a wider --start/--end"
-            )
+            raise DemoError(f"the run found nothing to order ({what}; the search was skipped)")
         if len(orders) != 1:
             raise DemoError(f"expected exactly one order, the sandbox has {len(orders)}: {orders}")
         order = orders[0]
@@ -309,6 +323,41 @@ def demo(args: argparse.Namespace) -> None:
         if not ok:
             raise DemoError("the imagery or the account does not match what the sandbox delivered")
     print(green(bold("Demo OK")) + f": the imagery landed intact. Sandbox stopped. Airflow log: {run_log}")
+
+
+#: The first scheduled run (no earlier one) searches the images published this many days back.
+FIRST_RUN_LOOKBACK_DAYS = 3
+
+
+def latest_day_with_news(base_url: str, home: Path) -> dt.datetime:
+    """The most recent midnight (UTC, up to today) whose first-run window holds an image the DAG's
+    default filters keep, found with the provider's own filtered search against the sandbox."""
+    from airflow_provider_oneatlas.client.client import OneAtlasClient
+    from airflow_provider_oneatlas.client.config import ClientConfig
+    from airflow_provider_oneatlas.client.query import SearchQuery
+
+    # The DAG's own field and default thresholds: parsed here as the DAG processor would.
+    os.environ.update(airflow_env(home, {}))
+    sys.path.insert(0, str(ROOT / "example_dags"))
+    from oneatlas_acquisition import TOULOUSE_FIELD, dag
+
+    params = dag.params
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    with OneAtlasClient(ClientConfig.for_base_url(SANDBOX_KEY, base_url)) as client:
+        for back in range(30):
+            end = today - dt.timedelta(days=back)
+            query = SearchQuery(
+                aoi=TOULOUSE_FIELD,
+                processing_level="SENSOR",
+                publication_date=(end - dt.timedelta(days=FIRST_RUN_LOOKBACK_DAYS), end),
+                acquisition_date=(end - dt.timedelta(days=params["max_image_age_days"]), None),
+            )
+            found = client.search_images(
+                query, max_cloud_cover=params["max_cloud_cover"], min_coverage=params["min_coverage"]
+            )
+            if found.images:
+                return end
+    raise DemoError("the sandbox published no image the DAG would keep in the last 30 days")
 
 
 def ordered_images(home: Path) -> list[dict[str, Any]]:

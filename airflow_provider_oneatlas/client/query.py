@@ -160,7 +160,11 @@ def to_utc_datetime(value: Any, field_name: str) -> datetime:
         raise ValidationError(field_name, f"{value!r} is not a date", "a datetime, a date or an ISO 8601 string")
     if result.tzinfo is None:
         result = result.replace(tzinfo=timezone.utc)
-    return result.astimezone(timezone.utc)
+    utc = result.astimezone(timezone.utc)
+    # A plain datetime, whatever came in: pendulum's arithmetic drops a stdlib tzinfo.
+    return datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc
+    )
 
 
 def format_datetime(value: datetime) -> str:

@@ -8,7 +8,6 @@ from typing import Any
 from airflow.exceptions import AirflowSkipException
 from airflow.sdk import Context
 
-from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.client.query import (
     SearchQuery,
     check_count,
@@ -41,12 +40,15 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
     :param published_since_previous_run: search the images published since the previous successful
         run's window ended, up to this run's end (the data interval's end, or the logical date for
         schedules whose intervals are empty, such as ``@daily`` on Airflow 3): consecutive runs cover
-        contiguous windows, and a run after a pause covers the whole pause. Default False.
+        contiguous windows, and a run after a pause covers the whole pause. Default False. An
+        explicit ``acquisition_date`` or ``publication_date`` (after rendering; a pair of empty ends
+        counts as none) wins over it and over ``max_image_age``: one DAG serves its schedule and
+        manual runs over a fixed period.
     :param first_run_lookback: with ``published_since_previous_run``, how far back the first run
         looks: days or a ``timedelta`` (default 1 day; templated).
     :param max_image_age: only images acquired within this many days before the window's end (or a
         ``timedelta``), so that old archive images newly published are not bought by surprise
-        (templated; not with ``acquisition_date``).
+        (templated).
     :param relation: ``intersects`` (default), ``within``, ``contains`` or ``disjoint``.
     :param cloud_cover: ``(min, max)`` percent, 0-100 (templated).
     :param incidence_angle: ``(min, max)`` degrees.
@@ -171,18 +173,6 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
             as_timedelta(self.first_run_lookback, "first_run_lookback")
         if ready(self.max_image_age):
             as_timedelta(self.max_image_age, "max_image_age")
-        if self.published_since_previous_run and self.publication_date is not None:
-            raise ValidationError(
-                "publication_date",
-                "given together with published_since_previous_run=True",
-                "either a fixed publication_date=(start, end), or published_since_previous_run=True",
-            )
-        if self.max_image_age is not None and self.acquisition_date is not None:
-            raise ValidationError(
-                "max_image_age",
-                "given together with acquisition_date",
-                "either acquisition_date=(start, end), or max_image_age (days before the window's end)",
-            )
         fields = (
             self.acquisition_date,
             self.publication_date,
@@ -195,15 +185,17 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
             self._query(with_aoi=False).to_body()
 
     def _query(self, *, with_aoi: bool = True, context: Context | None = None) -> SearchQuery:
-        acquisition_date, publication_date = self.acquisition_date, self.publication_date
-        if context is not None and self.published_since_previous_run:
-            lookback = as_timedelta(self.first_run_lookback, "first_run_lookback") or DEFAULT_FIRST_RUN_LOOKBACK
-            publication_date = publication_window(context, first_run_lookback=lookback)
-        if context is not None and self.max_image_age is not None:
+        acquisition_date, publication_date = _given(self.acquisition_date), _given(self.publication_date)
+        # An explicit window (a manual run over a fixed period) wins over the scheduled one.
+        if context is not None and acquisition_date is None and publication_date is None:
+            end = run_window_end(context)
+            if self.published_since_previous_run:
+                lookback = as_timedelta(self.first_run_lookback, "first_run_lookback") or DEFAULT_FIRST_RUN_LOOKBACK
+                publication_date = publication_window(context, first_run_lookback=lookback)
+                end = publication_date[1]
             max_age = as_timedelta(self.max_image_age, "max_image_age")
-            assert max_age is not None
-            end = publication_date[1] if publication_date and publication_date[1] else run_window_end(context)
-            acquisition_date = (to_utc_datetime(end, "publication_date") - max_age, None)
+            if max_age is not None:
+                acquisition_date = (to_utc_datetime(end, "max_image_age") - max_age, None)
         return SearchQuery(
             aoi=self.aoi if with_aoi else None,
             relation=self.relation,
@@ -248,3 +240,10 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         if not outcome.images and self.skip_if_empty:
             raise AirflowSkipException("No OneAtlas image matches the search and the filters")
         return outcome.images
+
+
+def _given(window: Any) -> Any:
+    """A window, or None when it is absent or both its ends rendered empty (a Param left unset)."""
+    if isinstance(window, (list, tuple)) and len(window) == 2 and all(end in (None, "", "None") for end in window):
+        return None
+    return window

@@ -458,6 +458,9 @@ class SandboxState:
                         "updatedAt": iso(order.updated_sim),
                         "message": order.message,
                         "deliveredItems": [d["itemId"] for d in order.deliveries],
+                        "productIds": [p.datas.get("id") for p in order.products],
+                        "tags": list(order.tags or ()),
+                        "customerRef": order.customer_ref,
                     }
                     for order in sorted(self.orders.values(), key=lambda o: o.seq)
                 ],
