@@ -140,7 +140,8 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
                 "unknown" if placement.balance is None else f"{placement.balance - placement.price.credits:g}",
             )
         self._remember(context, order)
-        image_ids = [p.item_id for p in products]
+        skipped = placement.already_ordered or {}
+        image_ids = [p.item_id for p in products if p.item_id not in skipped]
         with airflow_errors():
             if not self.wait_for_completion or self.hook.check_delivered(order):
                 return self._result(order.to_dict(), image_ids)
