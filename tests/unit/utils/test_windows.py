@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_consecutive_daily_runs_are_contiguous_half_open_windows() -> None:
         day = D + k * DAY
         windows.append(publication_window(trigger_context(day, previous)))
         previous = day
-    for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(windows):
         assert end == start  # no gap, no overlap: [start, end) then [end, next)
     assert windows[1] == (D, D + DAY)
 
