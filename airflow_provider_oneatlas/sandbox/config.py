@@ -28,6 +28,47 @@ CATALOG_FIELDS = frozenset({"seed", "catalog_size", "catalog_start", "catalog_en
 CLOCK_FIELDS = frozenset({"clock_start", "clock_speed"})
 
 
+#: What each setting means and accepts, for ``oneatlas-sandbox --help`` (the default is added there).
+SETTING_HELP: dict[str, str] = {
+    "seed": "seed of the generated catalogue and of the fault dice: same seed, same images and fault sequence "
+    "(an integer)",
+    "api_keys": "API keys the token endpoint accepts (comma-separated, at least one)",
+    "token_lifetime": "seconds a token lives, its expires_in; set it low to exercise token renewal (a number > 0)",
+    "error_rate": "probability that an API request answers 503 (a number from 0 to 1)",
+    "rate_limit_rate": "probability that an API request answers 429 with Retry-After (a number from 0 to 1)",
+    "retry_after": "seconds announced in the Retry-After of a 429, rounded up, at least 1 (a number >= 0)",
+    "drop_rate": "probability that a download body is cut mid-way and the connection closed (a number from 0 to 1)",
+    "latency": "seconds added to every API answer (a number >= 0)",
+    "bandwidth": "bytes per second per download connection (a number > 0, or none for unlimited)",
+    "ranges": "honour Range requests on downloads; --no-ranges sends the whole body every time",
+    "processing_after": "seconds from an order's creation to 'processing', capped at --delivered-after "
+    "(a number >= 0; real seconds or sandbox-clock seconds, whichever pass first)",
+    "delivered_after": "seconds from an order's creation to its final status (a number >= 0; real seconds or "
+    "sandbox-clock seconds, whichever pass first)",
+    "order_outcome": "what new orders end as (one of: " + ", ".join(ORDER_OUTCOMES) + ")",
+    "balance": "credits of the account (an integer >= 0)",
+    "credits_per_km2": "price per km2 of AOI clipped to the image footprint (a number >= 0)",
+    "min_credits": "minimum price of a product, in credits (an integer >= 0)",
+    "consumption_mode": "the data subscription's mode, which decides the order kind: gb (order.data.gb.product) "
+    "or tiles (order.product)",
+    "catalog_size": "generated archive images besides the tutorial's own, about 30%% over the demo areas "
+    "(an integer >= 0)",
+    "catalog_start": "first acquisition date of the generated archive (a date YYYY-MM-DD)",
+    "catalog_end": "last acquisition date of the generated archive (a date YYYY-MM-DD, not before --catalog-start)",
+    "clock_start": "where the sandbox clock starts: search finds an image once its publicationDate has passed on "
+    "it (an ISO 8601 date-time such as 2024-05-01T00:00:00Z, or none for real UTC time)",
+    "clock_speed": "simulated seconds per real second: 86400 runs a day a second, 0 stops the clock (a number >= 0)",
+    "live_stream": "new images keep arriving day after day over the demo areas and elsewhere "
+    "(true or false; false: the archive only)",
+    "live_history_days": "days of the live image stream that exist before the clock's time (an integer, 0 to 3660)",
+    "download_size": "bytes of each delivered zip (an integer >= 1024)",
+    "order_response_delay": "seconds between recording and debiting an order and answering the POST: a client "
+    "that times out meanwhile never learns the order id (a number >= 0)",
+    "cache_dir": "directory where generated zips are kept (a path, or none for a temporary directory removed "
+    "when the sandbox stops)",
+}
+
+
 class ConfigError(ValueError):
     """A setting with a wrong name, type or value; the message names the field."""
 
@@ -180,11 +221,14 @@ class SandboxConfig:
                     dest=name,
                     action=argparse.BooleanOptionalAction,
                     default=None,
-                    help=f"honour Range on downloads (default: {default})",
+                    help=f"{SETTING_HELP[name]}; default: {'on' if default else 'off'}",
                 )
                 continue
             shown = ",".join(default) if isinstance(default, tuple) else default
-            group.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=f"default: {shown}")
+            shown = "none" if shown is None else shown
+            group.add_argument(
+                flag, dest=name, default=None, metavar=name.upper(), help=f"{SETTING_HELP[name]}; default: {shown}"
+            )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> SandboxConfig:
