@@ -20,6 +20,8 @@ from typing import Any
 ENV_PREFIX = "ONEATLAS_SANDBOX_"
 
 ORDER_OUTCOMES = ("delivered", "failed", "error", "rejected")
+#: Last acquisition date of the generated archive when ``catalog_end`` is not set.
+ARCHIVE_END = "2026-12-31"
 CONSUMPTION_MODES = ("gb", "tiles")
 
 # Fields that shape the generated catalog: changing one at runtime rebuilds it.
@@ -54,7 +56,8 @@ SETTING_HELP: dict[str, str] = {
     "catalog_size": "generated archive images besides the tutorial's own, about 30%% over the demo areas "
     "(an integer >= 0)",
     "catalog_start": "first acquisition date of the generated archive (a date YYYY-MM-DD)",
-    "catalog_end": "last acquisition date of the generated archive (a date YYYY-MM-DD, not before --catalog-start)",
+    "catalog_end": "last acquisition date of every generated image, archive and live stream (a date YYYY-MM-DD, "
+    f"not before --catalog-start; or none: the archive ends {ARCHIVE_END} and new images never stop arriving)",
     "clock_start": "where the sandbox clock starts: search finds an image once its publicationDate has passed on "
     "it (an ISO 8601 date-time such as 2024-05-01T00:00:00Z, or none for real UTC time)",
     "clock_speed": "simulated seconds per real second: 86400 runs a day a second, 0 stops the clock (a number >= 0)",
@@ -100,7 +103,7 @@ class SandboxConfig:
     # Catalog.
     catalog_size: int = 2000
     catalog_start: str = "2018-01-01"
-    catalog_end: str = "2026-12-31"
+    catalog_end: str | None = None  # None: the archive ends ARCHIVE_END, the live stream never ends
     # Live catalogue: search finds an image once its publicationDate has passed on the sandbox clock.
     clock_start: str | None = None  # ISO date-time the clock starts at; None: real UTC now
     clock_speed: float = 1.0  # simulated seconds per real second; 0 stops the clock
@@ -148,12 +151,12 @@ class SandboxConfig:
             raise ConfigError(f"download_size must be at least 1024 bytes, got {self.download_size!r}")
         if not self.api_keys or not all(isinstance(key, str) and key for key in self.api_keys):
             raise ConfigError("api_keys must hold at least one non-empty key")
-        for name in ("catalog_start", "catalog_end"):
+        for name in ("catalog_start", "catalog_end") if self.catalog_end is not None else ("catalog_start",):
             try:
                 dt.date.fromisoformat(getattr(self, name))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {getattr(self, name)!r}") from exc
-        if self.catalog_end < self.catalog_start:
+        if self.catalog_end is not None and self.catalog_end < self.catalog_start:
             raise ConfigError("catalog_end must not be before catalog_start")
         if self.clock_speed < 0:
             raise ConfigError(f"clock_speed must not be negative (0 stops the clock), got {self.clock_speed!r}")
