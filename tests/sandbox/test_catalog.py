@@ -5,7 +5,7 @@ where an image is found only once published on the sandbox clock and new images 
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from shapely.geometry import shape
@@ -153,3 +153,15 @@ def test_sorting_by_publication_date(live: Api) -> None:
     assert len(dates) > 10 and dates == sorted(dates)
     assert [utc(f["properties"]["publicationDate"]) for f in descending] == sorted(dates, reverse=True)
     assert max(dates) <= utc(START) + timedelta(days=5)
+
+
+def test_an_explicit_catalog_end_ends_the_live_stream_too() -> None:
+    """A catalogue that ends in 2024 has nothing new today: no image acquired after catalog_end."""
+    ended = Catalog(SandboxConfig(catalog_size=50, catalog_end="2024-12-31"))  # the real clock: today
+    newest = max(utc(f["properties"]["acquisitionDate"]) for f in ended.all(unpublished=True))
+    assert newest < utc("2025-01-01T00:00:00Z")
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    assert ended.query(publicationDate=f"[{z(yesterday)},]") == []
+    # Unset, the stream runs up to today.
+    open_ended = Catalog(SandboxConfig(catalog_size=50))
+    assert max(utc(f["properties"]["acquisitionDate"]) for f in open_ended.all()) > yesterday - timedelta(days=4)
