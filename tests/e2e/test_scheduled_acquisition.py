@@ -28,7 +28,7 @@ from pyproj import Geod
 from shapely.geometry import shape
 
 from tests.conftest import connection_json
-from tests.e2e.stack import Airflow, new_airflow, start_api_server, wait_for
+from tests.e2e.stack import Airflow, http_json, new_airflow, start_api_server, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -229,9 +229,26 @@ def test_daily_runs_buy_every_new_image_exactly_once(scheduler: Airflow, live_sa
     # 3. A past day that bought something, cleared and re-run: nothing new is ordered.
     day = next(d for d in consecutive if expected_by_day[d])
     orders_before = len(state["orders"])
-    scheduler.cli("tasks", "clear", DAG_ID, "--start-date", day.isoformat(), "--end-date", day.isoformat(), "--yes")
+    run_id = final_runs[day.isoformat()]["dag_run_id"]
+    scheduler.api("/api/v2/version")  # fetches the API token
+    http_json(
+        f"{scheduler.api_url}/api/v2/dags/{DAG_ID}/clearTaskInstances",
+        {"dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True},
+        headers={"Authorization": f"Bearer {scheduler.token}"},
+    )
+    wait_for(
+        "the cleared run to start again",
+        lambda: runs(scheduler)[day.isoformat()]["state"] != "success" or task_states(scheduler, run_id)["order"],
+        60,
+        scheduler,
+    )
     wait_for_runs(scheduler, [day], timeout=300)
     after = sandbox_state(live_sandbox)
     assert len(after["orders"]) == orders_before, "the re-run ordered again"
-    run_id = runs(scheduler)[day.isoformat()]["dag_run_id"]
     assert task_states(scheduler, run_id)["order"] == "skipped"
+    order_log = "".join(
+        p.read_text(errors="replace")
+        for p in (scheduler.home / "logs").rglob("*")
+        if p.is_file() and "task_id=order" in str(p) and run_id in str(p)
+    )
+    assert "was already bought for this AOI and these options by order" in order_log
