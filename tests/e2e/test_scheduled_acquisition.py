@@ -186,7 +186,14 @@ def test_daily_runs_buy_every_new_image_exactly_once(scheduler: Airflow, live_sa
     # 1. Seven consecutive days, in order.
     backfill(consecutive[0], consecutive[-1])
     wait_for_runs(scheduler, consecutive, timeout=900)
-    # 2. Two days without a run (the scheduler was down), then today's run.
+    # 2. Two days without a run (the scheduler was down), then today's run. (Airflow takes one backfill
+    # at a time per DAG: the first is marked complete a little after its last run.)
+    wait_for(
+        "the first backfill to be marked complete",
+        lambda: all(b.get("completed_at") for b in scheduler.api(f"/api/v2/backfills?dag_id={DAG_ID}")["backfills"]),
+        120,
+        scheduler,
+    )
     backfill(today, today)
     final_runs = wait_for_runs(scheduler, [*consecutive, today], timeout=300)
 
