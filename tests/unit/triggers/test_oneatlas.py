@@ -14,21 +14,13 @@ from airflow_provider_oneatlas.client.api import ProductSpec
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
 from tests.conftest import TOULOUSE_FIELD
+from tests.helpers import first_event
 
 
 def place_order(conn_id: str, ref: str = "trigger-test") -> str:
     hook = OneAtlasHook(conn_id)
     image = hook.search(aoi=TOULOUSE_FIELD, processing_level="SENSOR", items_per_page=1).features[0]
     return hook.create_order([ProductSpec(item_id=image.id, aoi=TOULOUSE_FIELD)], customer_ref=ref).id
-
-
-def first_event(trigger: OneAtlasOrderTrigger, timeout: float = 30) -> dict[str, Any]:
-    async def run() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(run(), timeout))
 
 
 def test_serialisation_round_trip() -> None:
