@@ -146,6 +146,7 @@ def test_a_connection_the_async_lookup_misses_is_read_synchronously(
 ) -> None:
     """Airflow 3.1's dag.test() runs triggers on comms without async send: ``aget_connection`` misses
     connections kept in the metadata DB. The trigger then reads it the sync way and still waits."""
+
     async def async_lookup_misses(conn_id: str) -> Any:
         raise AirflowNotFoundException(f"The conn_id `{conn_id}` isn't defined")
 
