@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: creates .venv from the lock file, then runs what is asked.
 #   bash scripts/dev.sh test      # every test (ruff, mypy, pytest)
+#   bash scripts/dev.sh test-fast # the fast tier: ruff, mypy, pytest -m "not e2e and not slow"
 #   bash scripts/dev.sh demo      # the main job: sandbox + oneatlas_acquisition end to end
 #   bash scripts/dev.sh sandbox   # a sandbox in the foreground, for DAG development
 set -euo pipefail
@@ -56,6 +57,14 @@ case "$cmd" in
     echo "== mypy"; "$VENV/bin/mypy"
     echo "== pytest"; "$VENV/bin/python" -m pytest "$@"
     ;;
+  test-fast)
+    # The fast tier: no Airflow component started (e2e), nothing marked slow (see tests/conftest.py).
+    setup
+    airflow_env "$ROOT/.airflow-home/test"
+    echo "== ruff"; "$VENV/bin/ruff" check .
+    echo "== mypy"; "$VENV/bin/mypy"
+    echo "== pytest (fast tier)"; "$VENV/bin/python" -m pytest -m "not e2e and not slow" "$@"
+    ;;
   demo)
     setup
     # demo.py gives Airflow its own home (.demo/airflow-home) and DAGs folder (example_dags).
@@ -66,7 +75,7 @@ case "$cmd" in
     exec "$VENV/bin/oneatlas-sandbox" "$@"
     ;;
   *)
-    echo "usage: bash scripts/dev.sh {test|demo|sandbox|setup} [args]" >&2
+    echo "usage: bash scripts/dev.sh {test|test-fast|demo|sandbox|setup} [args]" >&2
     exit 2
     ;;
 esac

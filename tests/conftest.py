@@ -113,6 +113,39 @@ TUTORIAL_SEARCH_AOI = {
 }
 
 
+#: Tests that start Airflow components live in tests/e2e: all marked ``e2e``.
+E2E_DIR = "e2e"
+#: Slow tests outside tests/e2e, by file (relative to tests/) and test name, with or without its
+#: parameters (``*``: the whole file).
+#: The fast tier, ``pytest -m "not e2e and not slow"`` (``bash scripts/dev.sh test-fast``), leaves them out.
+SLOW_TESTS: dict[str, set[str]] = {
+    "reliability/test_crashes.py": {"*"},  # workers and triggerers killed with SIGKILL, in subprocesses
+    "test_docs.py": {"test_docs_build_strict"},  # a full mkdocs build
+    "test_packaging.py": {"*"},  # builds the wheel and installs it in a fresh venv
+    "test_example_dags.py": {"test_parsing_imports_no_geometry_library_nor_the_sandbox"},  # a fresh interpreter
+    "unit/test_get_provider_info.py": {"test_airflow_lists_the_provider_and_its_connection_type"},  # Airflow's CLI
+    # The slowest of the rest (--durations): what they show is also shown faster elsewhere.
+    "sandbox/test_sandbox_view.py": {"test_quicklook_width[4096]"},  # a 4096-px PNG drawn in Python: ~20 s
+    # 20 calls through 30% faults with Retry-After waits; retries: tests/unit/client/test_transport.py
+    "unit/hooks/test_oneatlas.py": {"test_faults_are_retried_transparently"},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark by place: everything under tests/e2e is ``e2e``; the tests listed in SLOW_TESTS are ``slow``."""
+    tests_dir = Path(__file__).parent
+    for item in items:
+        try:
+            relative = item.path.relative_to(tests_dir).as_posix()
+        except ValueError:
+            continue
+        if relative.split("/", 1)[0] == E2E_DIR:
+            item.add_marker(pytest.mark.e2e)
+        names = SLOW_TESTS.get(relative, set())
+        if "*" in names or item.originalname in names or item.name in names:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Keep each phase's report on the test item (``item.rep_call``), for fixtures that save evidence."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +59,55 @@ def test_the_readme_links_to_the_docs() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "](docs/index.md)" in readme, "the README must link to the documentation"
     assert (ROOT / "docs" / "index.md").is_file()
+
+
+PACKAGE = "airflow_provider_oneatlas"
+DIRECTIVE = re.compile(r"^:::\s+(\S+)", re.MULTILINE)
+
+
+def _directives() -> dict[str, list[str]]:
+    """Module named by each ``::: module`` directive of the docs -> the pages naming it."""
+    found: dict[str, list[str]] = {}
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        for name in DIRECTIVE.findall(page.read_text()):
+            found.setdefault(name, []).append(str(page.relative_to(ROOT)))
+    return found
+
+
+def _package_modules() -> list[str]:
+    """Every module of the package, the sandbox's internals left out (its reference documents its
+    configuration, server and command line)."""
+    root = ROOT / PACKAGE
+    modules = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if path.name in ("__init__.py", "__main__.py") or relative.parts[0] == "sandbox":
+            continue
+        modules.append(".".join((PACKAGE, *relative.with_suffix("").parts)))
+    return modules
+
+
+def test_every_module_is_in_the_api_reference() -> None:
+    documented = _directives()
+    modules = _package_modules()
+    assert f"{PACKAGE}.client.ordering" in modules and f"{PACKAGE}.get_provider_info" in modules  # the walk works
+    assert [m for m in modules if m not in documented] == []
+
+
+def test_every_reference_directive_names_an_existing_module() -> None:
+    documented = _directives()
+    assert documented, "no ::: directive found in docs/"
+    missing = {name: pages for name, pages in documented.items() if not _is_module(name)}
+    assert missing == {}
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package that does not exist
+        return False
+
+
+def test_is_module() -> None:
+    assert _is_module(f"{PACKAGE}.client.api")
+    assert not _is_module(f"{PACKAGE}.client.no_such_module") and not _is_module("no_such_package.mod")

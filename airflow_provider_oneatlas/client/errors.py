@@ -29,6 +29,10 @@ class ValidationError(OneAtlasError, ValueError):
             message += f" (accepted: {accepted})"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross processes (triggerer, task runner): rebuild from the fields, not the message.
+        return (type(self), (self.field, self.problem, self.accepted))
+
 
 class AoiError(ValidationError):
     """An area of interest that is not a valid polygon or multipolygon."""

@@ -11,13 +11,13 @@ from airflow.providers.openlineage.extractors.manager import ExtractorManager
 from airflow.utils.state import TaskInstanceState
 
 from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
-from tests.operators.test_operators import _delivered_order
+from tests.helpers import delivered_order
 
 
 def test_download_reports_item_in_and_object_out(
     oneatlas_conn: str, context: dict[str, Any], sandbox: Any, tmp_path: Path
 ) -> None:
-    order = _delivered_order(context, sandbox)
+    order = delivered_order(context, sandbox)
     op = OneAtlasDownloadOperator(task_id="download", order_id=order["order_id"], destination=f"file://{tmp_path}/")
     stored = op.execute(context)
 

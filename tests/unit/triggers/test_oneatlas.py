@@ -14,21 +14,13 @@ from airflow_provider_oneatlas.client.api import ProductSpec
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
 from tests.conftest import TOULOUSE_FIELD
+from tests.helpers import first_event
 
 
 def place_order(conn_id: str, ref: str = "trigger-test") -> str:
     hook = OneAtlasHook(conn_id)
     image = hook.search(aoi=TOULOUSE_FIELD, processing_level="SENSOR", items_per_page=1).features[0]
     return hook.create_order([ProductSpec(item_id=image.id, aoi=TOULOUSE_FIELD)], customer_ref=ref).id
-
-
-def first_event(trigger: OneAtlasOrderTrigger, timeout: float = 30) -> dict[str, Any]:
-    async def run() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(run(), timeout))
 
 
 def test_serialisation_round_trip() -> None:
@@ -154,6 +146,7 @@ def test_a_connection_the_async_lookup_misses_is_read_synchronously(
 ) -> None:
     """Airflow 3.1's dag.test() runs triggers on comms without async send: ``aget_connection`` misses
     connections kept in the metadata DB. The trigger then reads it the sync way and still waits."""
+
     async def async_lookup_misses(conn_id: str) -> Any:
         raise AirflowNotFoundException(f"The conn_id `{conn_id}` isn't defined")
 
