@@ -125,7 +125,7 @@ SLOW_TESTS: dict[str, set[str]] = {
     "test_example_dags.py": {"test_parsing_imports_no_geometry_library_nor_the_sandbox"},  # a fresh interpreter
     "unit/test_get_provider_info.py": {"test_airflow_lists_the_provider_and_its_connection_type"},  # Airflow's CLI
     # The slowest of the rest (--durations): what they show is also shown faster elsewhere.
-    "sandbox/test_sandbox_view.py": {"test_quicklook_width[4096]"},  # a 4096-px PNG drawn in Python: ~20 s
+    "sandbox/test_view.py": {"test_quicklook_width[4096]"},  # a 4096-px PNG drawn in Python: ~20 s
     # 20 calls through 30% faults with Retry-After waits; retries: tests/unit/client/test_transport.py
     "unit/hooks/test_oneatlas.py": {"test_faults_are_retried_transparently"},
 }
@@ -134,6 +134,7 @@ SLOW_TESTS: dict[str, set[str]] = {
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark by place: everything under tests/e2e is ``e2e``; the tests listed in SLOW_TESTS are ``slow``."""
     tests_dir = Path(__file__).parent
+    seen: dict[str, set[str]] = {}
     for item in items:
         try:
             relative = item.path.relative_to(tests_dir).as_posix()
@@ -142,8 +143,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if relative.split("/", 1)[0] == E2E_DIR:
             item.add_marker(pytest.mark.e2e)
         names = SLOW_TESTS.get(relative, set())
+        seen.setdefault(relative, set()).update((item.originalname, item.name))
         if "*" in names or item.originalname in names or item.name in names:
             item.add_marker(pytest.mark.slow)
+    # A renamed test must not silently fall out of the slow tier: every entry of a collected file matches.
+    stale = [
+        f"{path}::{name}"
+        for path, names in SLOW_TESTS.items()
+        if path in seen
+        for name in names - {"*"}
+        if name not in seen[path]
+    ]
+    whole_files = not any("::" in str(arg) for arg in config.args)
+    if stale and whole_files and not config.getoption("keyword") and not config.getoption("deselect"):
+        raise pytest.UsageError(f"SLOW_TESTS names tests that do not exist: {stale}")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
