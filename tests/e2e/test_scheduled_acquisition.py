@@ -19,6 +19,7 @@ skips and spends nothing.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,18 @@ def test_daily_runs_buy_every_new_image_exactly_once(scheduler: Airflow, live_sa
     }
 
     def backfill(first: datetime, last: datetime) -> None:
+        # SQLite takes one writer at a time: the CLI may meet the scheduler's write ("database is
+        # locked"); it is tried again, as a person would.
+        for attempt in range(5):
+            try:
+                create_backfill(first, last)
+                return
+            except AssertionError as error:
+                if "database is locked" not in str(error) or attempt == 4:
+                    raise
+                time.sleep(3)
+
+    def create_backfill(first: datetime, last: datetime) -> None:
         scheduler.cli(
             "backfill",
             "create",

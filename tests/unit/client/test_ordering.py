@@ -94,7 +94,9 @@ def test_places_once_with_the_customer_ref_after_checking_price_and_balance(mock
     assert placement.price is not None and placement.price.credits == 377
     [post] = posts(mock)
     body = post.json()
-    assert body["customerRef"] == REF and body["tags"] == ["farm"] and body["products"][0]["id"] == ITEM
+    assert body["customerRef"] == REF and body["products"][0]["id"] == ITEM
+    # the user's tags, then the acquisition tag that later runs look earlier purchases up by
+    assert body["tags"] == ["farm", ordering.acquisition_tag(PRODUCTS[0])]
     assert body["kind"] == api.order_kind_for(api.parse_subscriptions(tutorial("subscriptions.json")))
     # the lookup by customerRef came first, and asked for this ref
     lookup = next(r for r in mock.request_history if r.method == "GET" and r.url.startswith(ORDERS))
@@ -103,16 +105,16 @@ def test_places_once_with_the_customer_ref_after_checking_price_and_balance(mock
 
 
 def test_lost_post_answer_then_found_by_lookup_posts_no_second_time(mock: Any, client: OneAtlasClient) -> None:
-    # The first lookup finds nothing; the POST's answer is lost (read timeout: it may have arrived);
-    # the lookup after it finds the order the POST made.
-    mock.get(ORDERS, [{"json": order_list()}, {"json": order_list(order_doc())}])
+    # The lookups by customerRef and by acquisition tag find nothing; the POST's answer is lost (read
+    # timeout: it may have arrived); the lookup after it finds the order the POST made.
+    mock.get(ORDERS, [{"json": order_list()}, {"json": order_list()}, {"json": order_list(order_doc())}])
     mock.post(PRICES, json=price_doc())
     mock.post(ORDERS, [{"exc": requests.exceptions.ReadTimeout}, {"status_code": 201, "json": order_doc()}])
     sleeps: list[float] = []
     placement = ordering.place_order(client, PRODUCTS, customer_ref=REF, kind="order.product", sleep=sleeps.append)
     assert placement.order.id == order_doc()["id"] and not placement.reused
     assert len(posts(mock)) == 1 and sleeps == []
-    assert calls(mock, "GET", ORDERS) == 2
+    assert calls(mock, "GET", ORDERS) == 3
 
 
 def test_failed_post_proven_absent_is_posted_again(mock: Any, client: OneAtlasClient) -> None:
@@ -123,7 +125,8 @@ def test_failed_post_proven_absent_is_posted_again(mock: Any, client: OneAtlasCl
     placement = ordering.place_order(client, PRODUCTS, customer_ref=REF, kind="order.product", sleep=sleeps.append)
     assert placement.order.status == "ordered"
     assert len(posts(mock)) == 2 and len(sleeps) == 1
-    assert calls(mock, "GET", ORDERS) == 2  # before, and after the failure (proving absence)
+    # by customerRef and by acquisition tag before, and by customerRef after the failure (proving absence)
+    assert calls(mock, "GET", ORDERS) == 3
 
 
 def test_posts_give_up_after_the_attempts(mock: Any, client: OneAtlasClient) -> None:
