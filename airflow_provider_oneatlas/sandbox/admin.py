@@ -8,11 +8,15 @@
 - ``GET  /_sandbox/requests?since=N``       the request log from index N
 - ``POST /_sandbox/orders/{id}/status``     ``{"status": "failed", "message": "..."}``: force a status
 - ``GET  /_sandbox/items/{id}/file``        ``{"md5", "size"}`` of the item's zip (ground truth for tests)
+- ``GET  /_sandbox/clock``                  ``{"now": "2024-05-01T00:00:00.000000Z", "epoch": ..., "speed": 1.0}``
+- ``POST /_sandbox/clock``                  ``{"now": "<ISO date-time>"}`` sets the clock, ``{"advance": seconds}``
+                                            moves it forward, ``{"speed": x}`` changes its pace; answers as GET
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import anyio.to_thread
@@ -20,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from airflow_provider_oneatlas.sandbox.auth import get_state
+from airflow_provider_oneatlas.sandbox.clock import ClockError, parse_instant
 from airflow_provider_oneatlas.sandbox.config import ConfigError
 from airflow_provider_oneatlas.sandbox.downloads import file_info
 from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError
@@ -118,3 +123,53 @@ async def item_file(item_id: str, request: Request) -> JSONResponse:
     if info is None:
         raise OneAtlasHTTPError(404, f"Item {item_id} not found", internal_code="ITEM_NOT_FOUND")
     return JSONResponse({"md5": info.md5, "size": info.size})
+
+
+CLOCK_FIELDS = ("now", "advance", "speed")
+
+
+def _seconds(field: str, value: Any) -> float:
+    """A finite, non-negative JSON number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ClockError(field, f"expected a non-negative number of seconds, got {value!r}")
+    return float(value)
+
+
+@router.get("/clock")
+async def get_clock(request: Request) -> JSONResponse:
+    return JSONResponse(get_state(request).clock.to_json())
+
+
+@router.post("/clock")
+async def set_clock(request: Request) -> JSONResponse:
+    body = await _json_object(request)
+    state = get_state(request)
+    try:
+        unknown = sorted(set(body) - set(CLOCK_FIELDS))
+        if unknown:
+            raise ClockError(unknown[0], "unknown field (known: now, advance, speed)")
+        if not body:
+            raise ClockError("now", "give 'now' (an ISO date-time), 'advance' (seconds) or 'speed'")
+        if "now" in body and "advance" in body:
+            raise ClockError("advance", "give either 'now' or 'advance', not both")
+        # Check everything before changing anything.
+        now = parse_instant("now", body["now"]) if "now" in body else None
+        advance = _seconds("advance", body["advance"]) if "advance" in body else None
+        speed = _seconds("speed", body["speed"]) if "speed" in body else None
+    except ClockError as exc:
+        raise OneAtlasHTTPError(
+            400,
+            str(exc),
+            hint='e.g. {"now": "2024-05-01T00:00:00Z"}, {"advance": 86400} or {"speed": 60}',
+            internal_code="INVALID_PARAMETER",
+        ) from None
+    with state.lock:
+        if speed is not None:
+            state.clock.set_speed(speed)
+        if now is not None:
+            state.clock.set(now)
+        if advance is not None:
+            state.clock.advance(advance)
+    # Orders due on the new time change status now, not at the next API call.
+    state.advance_orders()
+    return JSONResponse(state.clock.to_json())

@@ -23,7 +23,9 @@ ORDER_OUTCOMES = ("delivered", "failed", "error", "rejected")
 CONSUMPTION_MODES = ("gb", "tiles")
 
 # Fields that shape the generated catalog: changing one at runtime rebuilds it.
-CATALOG_FIELDS = frozenset({"seed", "catalog_size", "catalog_start", "catalog_end"})
+CATALOG_FIELDS = frozenset({"seed", "catalog_size", "catalog_start", "catalog_end", "live_stream", "live_history_days"})
+# Fields of the sandbox clock: changing one at runtime sets the clock (start) or its speed.
+CLOCK_FIELDS = frozenset({"clock_start", "clock_speed"})
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,11 @@ class SandboxConfig:
     catalog_size: int = 2000
     catalog_start: str = "2018-01-01"
     catalog_end: str = "2026-12-31"
+    # Live catalogue: search finds an image once its publicationDate has passed on the sandbox clock.
+    clock_start: str | None = None  # ISO date-time the clock starts at; None: real UTC now
+    clock_speed: float = 1.0  # simulated seconds per real second; 0 stops the clock
+    live_stream: bool = True  # new images keep arriving day after day (off: the archive only)
+    live_history_days: int = 30  # days of the live image stream generated before the clock's time
     # Downloads.
     download_size: int = 2 * 1024 * 1024  # bytes of each delivered zip
     order_response_delay: float = 0.0  # seconds between recording an order and answering
@@ -107,6 +114,17 @@ class SandboxConfig:
                 raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {getattr(self, name)!r}") from exc
         if self.catalog_end < self.catalog_start:
             raise ConfigError("catalog_end must not be before catalog_start")
+        if self.clock_speed < 0:
+            raise ConfigError(f"clock_speed must not be negative (0 stops the clock), got {self.clock_speed!r}")
+        if not 0 <= self.live_history_days <= 3660:
+            raise ConfigError(f"live_history_days must be between 0 and 3660, got {self.live_history_days!r}")
+        if self.clock_start is not None:
+            from airflow_provider_oneatlas.sandbox.clock import ClockError, parse_instant
+
+            try:
+                parse_instant("clock_start", self.clock_start)
+            except ClockError as exc:
+                raise ConfigError(str(exc)) from None
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -22,19 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_oneatlas.sandbox.auth import base_of, require_token
 from airflow_provider_oneatlas.sandbox.catalog import (
-    DATE_FIELDS,
     DEFAULT_ITEMS_PER_PAGE,
-    LIST_FIELDS,
     MAX_ITEMS_PER_PAGE,
-    PUBLIC_WORKSPACE_ID,
-    RANGE_FIELDS,
     SEARCH_RESULT_CAP,
     Catalog,
-    FilterError,
-    parse_filters,
-    real_links,
 )
 from airflow_provider_oneatlas.sandbox.errors import oneatlas_error
+from airflow_provider_oneatlas.sandbox.filters import DATE_FIELDS, LIST_FIELDS, RANGE_FIELDS, FilterError, parse_filters
+from airflow_provider_oneatlas.sandbox.samples import PUBLIC_WORKSPACE_ID, real_links
 
 router = APIRouter()
 
@@ -142,7 +137,8 @@ def _hint(parameter: str) -> str:
     if parameter in RANGE_FIELDS:
         example = "[2019-01-01T00:00:00Z,2019-12-31T23:59:59Z]" if parameter in DATE_FIELDS else "[0,30]"
         return (
-            f"A range such as '{example}': '[' and ']' include the bound, '(' and ')' exclude it, "
+            f"A range such as '{example}': '[' and ']' include the bound, '(' and ')' (or a bracket turned "
+            "outwards, '[a,b[') exclude it, "
             "a missing bound is open ('[0,' or ',30]'), a single value means equality"
         )
     return {

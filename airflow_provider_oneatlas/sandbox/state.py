@@ -3,9 +3,14 @@
 One :class:`SandboxState` lives on ``app.state.sandbox``. Every mutation happens under ``state.lock``
 (an ``RLock``: tests read the state from another thread than the server's event loop).
 
-Order statuses are computed lazily from the clock (:meth:`SandboxState.advance_orders`), so nothing
-runs in the background: an order is ``ordered`` until ``processing_after`` seconds after its creation,
-``processing`` until ``delivered_after``, then takes the outcome configured when it was created.
+Order statuses are computed lazily (:meth:`SandboxState.advance_orders`), so nothing runs in the
+background: an order is ``ordered`` until ``processing_after`` seconds after its creation, ``processing``
+until ``delivered_after``, then takes the outcome configured when it was created. Those delays count in
+real seconds or on the sandbox clock, whichever has gone further (so advancing the clock by a day
+delivers every order, and a stopped clock does not hold orders back).
+
+The dates an order shows (``createdAt``, ``updatedAt``, debits' ``at``, delivered items'
+``publicationDate``) are on the sandbox clock (:mod:`clock`), like the catalogue's.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_oneatlas.sandbox.catalog import Catalog
+from airflow_provider_oneatlas.sandbox.clock import Clock, clock_from_config, parse_instant, quantize
 from airflow_provider_oneatlas.sandbox.config import CATALOG_FIELDS, SandboxConfig
 
 # Identities of the single sandbox account, as in the tutorial's "me" document.
@@ -65,7 +71,7 @@ class Order:
     id: str
     seq: int
     kind: str
-    created_at: float
+    created_at: float  # real time (time.time): the processing delays count from it
     payload: dict[str, Any]
     price: int
     products: list[OrderedProduct]
@@ -75,7 +81,9 @@ class Order:
     customer_ref: str | None = None
     tags: list[str] | None = None
     status: str = "ordered"
-    updated_at: float = 0.0
+    updated_at: float = 0.0  # real time of the last status change
+    created_sim: float = 0.0  # the same two instants on the sandbox clock: the dates shown
+    updated_sim: float = 0.0
     message: str | None = None
     deliveries: list[dict[str, Any]] = field(default_factory=list)  # {"id", "itemId", "datas"}
     forced: bool = False
@@ -96,13 +104,13 @@ class Order:
             },
             "id": self.id,
             "kind": self.kind,
-            "createdAt": iso(self.created_at),
+            "createdAt": iso(self.created_sim),
             "createdBy": USER_ID,
             "status": self.status,
             "contractId": CONTRACT_ID,
             "price": self.price,
             "payload": self.payload,
-            "updatedAt": iso(self.updated_at),
+            "updatedAt": iso(self.updated_sim),
         }
         if self.customer_ref is not None:
             doc["customerRef"] = self.customer_ref
@@ -146,17 +154,21 @@ class SandboxState:
         self.files: dict[tuple[str, int], tuple[Path, str, int]] = {}  # (item, size) -> path, md5, size
         self.file_locks: dict[tuple[str, int], threading.Lock] = {}
         self.orders: dict[str, Order] = {}
+        self.clock: Clock = clock_from_config(self.config)
         self.reset()
 
     # -- whole-state operations ------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Fresh account, catalog, orders, log and counters; same config. Issued tokens stay valid."""
+        """Fresh account, catalog, orders, log and counters; the clock back to its configured start;
+        same config. Issued tokens stay valid."""
         with self.lock:
+            self.clock = clock_from_config(self.config)
             self.catalog = self._build_catalog()
             self.orders = {}
             # (time of the next status change, seq, order id): only due orders are looked at.
             self._due: list[tuple[float, int, str]] = []
+            self._due_sim: list[tuple[float, int, str]] = []  # the same, on the sandbox clock
             self._seq = 0
             self.balance: int = self.config.balance
             self.debits: list[dict[str, Any]] = []
@@ -168,7 +180,7 @@ class SandboxState:
             self.delivered_items: dict[str, dict[str, Any]] = {}
 
     def _build_catalog(self) -> Catalog:
-        return Catalog(self.config)
+        return Catalog(self.config, self.clock)
 
     def update_config(self, changes: dict[str, Any]) -> SandboxConfig:
         """Apply a partial update (raises ``ConfigError``).
@@ -183,6 +195,12 @@ class SandboxState:
             self.config = new
             if "balance" in changes:
                 self.balance = new.balance
+            if "clock_speed" in changes:
+                self.clock.set_speed(new.clock_speed)
+            if "clock_start" in changes:
+                # Setting the start moves the clock there; unsetting it goes back to real UTC time.
+                start = new.clock_start
+                self.clock.set(time.time() if start is None else parse_instant("clock_start", start))
             if any(getattr(old, name) != getattr(new, name) for name in CATALOG_FIELDS):
                 self.catalog = self._build_catalog()
                 for feature in self.delivered_items.values():
@@ -283,6 +301,7 @@ class SandboxState:
         """Debit the balance and record a new order; ``None`` when the balance is too low."""
         price = sum(product.credits for product in products)
         now = time.time()
+        sim_now = self.clock.now()
         with self.lock:
             if self.balance < price:
                 return None
@@ -301,23 +320,32 @@ class SandboxState:
                 customer_ref=customer_ref,
                 tags=tags,
                 updated_at=now,
+                created_sim=sim_now,
+                updated_sim=sim_now,
             )
             self.balance -= price
             self.debits.append(
-                {"orderId": order.id, "credits": -price, "reason": "order", "at": iso(now), "balance": self.balance}
+                {"orderId": order.id, "credits": -price, "reason": "order", "at": iso(sim_now), "balance": self.balance}
             )
             self.orders[order.id] = order
             self._schedule(order)
             return order
 
     def advance_orders(self, now: float | None = None) -> None:
-        """Bring every unfinished order to the status the clock says."""
+        """Bring every unfinished order to the status the real time ``now`` and the clock say."""
         now = time.time() if now is None else now
+        sim_now = self.clock.now()
         with self.lock:
-            while self._due and self._due[0][0] <= now:
-                _, _, order_id = heapq.heappop(self._due)
+            while True:
+                if self._due and self._due[0][0] <= now:
+                    heap = self._due
+                elif self._due_sim and self._due_sim[0][0] <= sim_now:
+                    heap = self._due_sim
+                else:
+                    break
+                _, _, order_id = heapq.heappop(heap)
                 order = self.orders[order_id]
-                self._advance(order, now)
+                self._advance(order, now, sim_now)
                 self._schedule(order)
 
     def _schedule(self, order: Order) -> None:
@@ -325,26 +353,39 @@ class SandboxState:
         if order.terminal or order.forced:
             return
         if order.status == "ordered" and order.processing_after < order.delivered_after:
-            when = order.created_at + order.processing_after
+            delay = order.processing_after
         else:
-            when = order.created_at + order.delivered_after
-        heapq.heappush(self._due, (when, order.seq, order.id))
+            delay = order.delivered_after
+        # Due in real time or on the clock, whichever comes first (an entry left in the other heap
+        # is harmless: advancing an order twice changes nothing).
+        heapq.heappush(self._due, (order.created_at + delay, order.seq, order.id))
+        heapq.heappush(self._due_sim, (order.created_sim + delay, order.seq, order.id))
 
     def get_order(self, order_id: str) -> Order | None:
         with self.lock:
             order = self.orders.get(order_id)
             if order is not None:
-                self._advance(order, time.time())
+                self._advance(order, time.time(), self.clock.now())
             return order
 
-    def _advance(self, order: Order, now: float) -> None:
+    def _advance(self, order: Order, now: float, sim_now: float) -> None:
         if order.terminal or order.forced:
             return
-        elapsed = now - order.created_at
+        elapsed = max(now - order.created_at, sim_now - order.created_sim)
         if elapsed >= order.delivered_after:
-            self._set_status(order, order.outcome, order.created_at + order.delivered_after, None)
+            delay = order.delivered_after
+            when_sim = self._sim_time_of(order, delay, sim_now)
+            self._set_status(order, order.outcome, order.created_at + delay, when_sim, None)
         elif elapsed >= order.processing_after and order.status == "ordered":
-            self._set_status(order, "processing", order.created_at + order.processing_after, None)
+            delay = order.processing_after
+            when_sim = self._sim_time_of(order, delay, sim_now)
+            self._set_status(order, "processing", order.created_at + delay, when_sim, None)
+
+    def _sim_time_of(self, order: Order, delay: float, sim_now: float) -> float:
+        """When, on the clock, the order's step ``delay`` seconds after creation happened: as soon as
+        either real time or the clock got there, never before creation nor after the clock's now."""
+        by_real = min(sim_now, max(order.created_sim, self.clock.at_real(order.created_at + delay)))
+        return quantize(max(order.updated_sim, min(order.created_sim + delay, by_real)))
 
     def force_status(self, order_id: str, status: str, message: str | None) -> Order | None:
         """Set an order's status now; it stops following the clock. ``None`` if the order is unknown."""
@@ -352,18 +393,19 @@ class SandboxState:
             order = self.orders.get(order_id)
             if order is None:
                 return None
-            self._set_status(order, status, time.time(), message)
+            self._set_status(order, status, time.time(), self.clock.now(), message)
             order.forced = True
             return order
 
-    def _set_status(self, order: Order, status: str, when: float, message: str | None) -> None:
+    def _set_status(self, order: Order, status: str, when: float, when_sim: float, message: str | None) -> None:
         if order.status == status and message is None:
             return
         if status == "delivered" and not order.deliveries:
             # Items first: whoever sees "delivered" also sees the deliveries and finds the items.
-            self._deliver(order, when)
+            self._deliver(order, when_sim)
         order.status = status
         order.updated_at = when
+        order.updated_sim = when_sim
         if status in ("failed", "error", "rejected"):
             order.message = message or DEFAULT_MESSAGES[status]
         else:
@@ -379,7 +421,7 @@ class SandboxState:
                     "orderId": order.id,
                     "credits": order.price,
                     "reason": "refund",
-                    "at": iso(when),
+                    "at": iso(when_sim),
                     "balance": self.balance,
                 }
             )
@@ -412,8 +454,8 @@ class SandboxState:
                         "status": order.status,
                         "kind": order.kind,
                         "price": order.price,
-                        "createdAt": iso(order.created_at),
-                        "updatedAt": iso(order.updated_at),
+                        "createdAt": iso(order.created_sim),
+                        "updatedAt": iso(order.updated_sim),
                         "message": order.message,
                         "deliveredItems": [d["itemId"] for d in order.deliveries],
                     }

@@ -83,6 +83,10 @@ def small_client() -> Iterator[Client]:
         yield Client(server)
 
 
+#: The archive alone, all of it published: no live stream, the clock stopped after the archive's end.
+ARCHIVE_ONLY: dict[str, Any] = {"live_stream": False, "clock_start": "2030-01-01T00:00:00Z", "clock_speed": 0}
+
+
 def when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -93,9 +97,9 @@ def when(text: str) -> datetime:
 
 
 def test_same_seed_same_catalog_other_seed_other_catalog() -> None:
-    first = Catalog(SandboxConfig(seed=3, catalog_size=400))
-    again = Catalog(SandboxConfig(seed=3, catalog_size=400))
-    other = Catalog(SandboxConfig(seed=4, catalog_size=400))
+    first = Catalog(SandboxConfig(**ARCHIVE_ONLY, seed=3, catalog_size=400))
+    again = Catalog(SandboxConfig(**ARCHIVE_ONLY, seed=3, catalog_size=400))
+    other = Catalog(SandboxConfig(**ARCHIVE_ONLY, seed=4, catalog_size=400))
     assert len(first) == 400 + 4
     assert [f["properties"] for f in first.all()] == [f["properties"] for f in again.all()]
     assert [f["geometry"] for f in first.all()] == [f["geometry"] for f in again.all()]
@@ -105,7 +109,9 @@ def test_same_seed_same_catalog_other_seed_other_catalog() -> None:
 
 
 def test_generated_items_look_like_the_tutorials() -> None:
-    catalog = Catalog(SandboxConfig(seed=1, catalog_size=3000, catalog_start="2019-03-01", catalog_end="2024-06-30"))
+    catalog = Catalog(
+        SandboxConfig(**ARCHIVE_ONLY, seed=1, catalog_size=3000, catalog_start="2019-03-01", catalog_end="2024-06-30")
+    )
     reference = tutorial("search.json")["features"][0]
     start, end = when("2019-03-01T00:00:00Z"), when("2024-07-01T00:00:00Z")
     platforms = {"SPOT": {"SPOT6", "SPOT7"}, "PHR": {"PHR1A", "PHR1B"}, "PNEO": {"PNEO3", "PNEO4"}}
@@ -170,7 +176,7 @@ def test_price_sample_item_covers_the_price_aoi_with_a_margin() -> None:
 
 
 def test_get_returns_a_copy_and_add_replaces_by_id() -> None:
-    catalog = Catalog(SandboxConfig(catalog_size=10))
+    catalog = Catalog(SandboxConfig(**ARCHIVE_ONLY, catalog_size=10))
     item = catalog.get(TUTORIAL_PRICE_ITEM_ID)
     assert item is not None
     item["properties"]["cloudCover"] = 99
@@ -197,7 +203,7 @@ def test_query_raises_filter_errors_naming_the_parameter() -> None:
 
 
 def test_a_large_catalog_searches_correctly() -> None:
-    catalog = Catalog(SandboxConfig(seed=2, catalog_size=25_000))
+    catalog = Catalog(SandboxConfig(**ARCHIVE_ONLY, seed=2, catalog_size=25_000))
     assert len(catalog) == 25_004
     aoi = shape(CAVTAT_AOI)
     found = catalog.query(
