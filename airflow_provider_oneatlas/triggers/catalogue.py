@@ -382,18 +382,27 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
         persist_delay: float = 5.0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Airflow's BaseTrigger is untyped
-        from airflow_provider_oneatlas.client.geometry import to_search_geometry
         from airflow_provider_oneatlas.client.query import check_number
 
-        # Everything is checked here, when the DAG is parsed, before any request.
-        self.aoi = to_search_geometry(aoi, field="aoi")
+        # Checked here, when the DAG is parsed, without the geometry library (parsing must stay light):
+        # the AOI's shape is checked in full when the watcher starts, before any request.
+        if isinstance(aoi, str):
+            try:
+                aoi = json.loads(aoi)
+            except ValueError:
+                raise ValidationError("aoi", "is not GeoJSON text", "a GeoJSON Polygon or MultiPolygon") from None
+        if not isinstance(aoi, dict) or not isinstance(aoi.get("type"), str):
+            raise ValidationError(
+                "aoi", f"{str(aoi)[:80]!r} is not a GeoJSON geometry", "a GeoJSON Polygon or MultiPolygon dict"
+            )
+        self.aoi: dict[str, Any] = aoi
         self.oneatlas_conn_id = oneatlas_conn_id
         self.processing_level = processing_level
         self.max_cloud_cover = check_number(max_cloud_cover, "max_cloud_cover", lower=0, upper=100)
         self.min_coverage = check_number(min_coverage, "min_coverage", lower=0, upper=1)
-        if self.min_coverage is not None and self.aoi["type"] not in ("Polygon", "MultiPolygon"):
+        if self.min_coverage is not None and aoi["type"] not in ("Polygon", "MultiPolygon", "Feature"):
             raise ValidationError(
-                "min_coverage", f"needs an areal AOI, got a {self.aoi['type']}", "a Polygon or MultiPolygon aoi"
+                "min_coverage", f"needs an areal AOI, got a {aoi['type']}", "a Polygon or MultiPolygon aoi"
             )
         self.constellation = list(constellation) if isinstance(constellation, (list, tuple)) else constellation
         self.published_since = (
@@ -409,13 +418,12 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
         self.poll_interval = float(poll_interval)
         self.overlap_seconds = float(overlap_seconds)
         self.persist_delay = float(persist_delay)
-        self.query.validate()
+        self._query(None).validate()  # the filters, without the AOI
 
-    @property
-    def query(self) -> SearchQuery:
-        """The search every cycle runs (without its publication window)."""
+    def _query(self, aoi: Any) -> SearchQuery:
+        """The search every cycle runs (its publication window is added per cycle)."""
         return SearchQuery(
-            aoi=self.aoi,
+            aoi=aoi,
             processing_level=self.processing_level,
             cloud_cover=(0, self.max_cloud_cover) if self.max_cloud_cover is not None else None,
             constellation=self.constellation,
@@ -427,7 +435,10 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
         such as ``poll_interval`` left out, so that changing them does not re-emit anything)."""
         definition = {
             "conn": self.oneatlas_conn_id,
-            "search": CataloguePoller.search_key("", self.query),
+            "aoi": self.aoi,
+            "processing_level": self.processing_level,
+            "max_cloud_cover": self.max_cloud_cover,
+            "constellation": self.constellation,
             "min_coverage": self.min_coverage,
             "published_since": self.published_since,
         }
@@ -461,8 +472,16 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
         return self._locks.setdefault(key, asyncio.Lock())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_oneatlas.client.geometry import coverage_against, to_search_geometry
         from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 
+        aoi = to_search_geometry(self.aoi, field="aoi")  # before any request
+        if self.min_coverage is not None and aoi["type"] not in ("Polygon", "MultiPolygon"):
+            raise ValidationError(
+                "min_coverage", f"needs an areal AOI, got a {aoi['type']}", "a Polygon or MultiPolygon aoi"
+            )
+        query = self._query(aoi)
+        query.validate()
         hook = OneAtlasHook(oneatlas_conn_id=self.oneatlas_conn_id)
         config = await hook.aget_config()  # a wrong connection fails the watcher, with its reason
 
@@ -472,15 +491,11 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
         store = VariableStore()
         overlap = timedelta(seconds=self.overlap_seconds)
         key = self.state_key
-        coverage = None
-        if self.aoi["type"] in ("Polygon", "MultiPolygon"):
-            from airflow_provider_oneatlas.client.geometry import coverage_against
-
-            coverage = coverage_against(self.aoi)
+        coverage = coverage_against(aoi) if aoi["type"] in ("Polygon", "MultiPolygon") else None
 
         state = await store.load(key)
         if state is None:
-            state = await self._first_state(make_client)
+            state = await self._first_state(make_client, query)
             await store.save(key, state)
             self.log.info(
                 "OneAtlas watcher %s starts: images published since %s are new",
@@ -503,7 +518,7 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
 
         connection_key = f"{config.cache_key}:{config.service_urls['search']}"
         async with CataloguePoller.watching(
-            connection_key, make_client, self.query, since=window_start(), poll_interval=self.poll_interval
+            connection_key, make_client, query, since=window_start(), poll_interval=self.poll_interval
         ) as watch:
             errors = 0
             while True:
@@ -550,13 +565,13 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
                         await store.save(key, state)
                 watch.since = window_start()
 
-    async def _first_state(self, make_client: Callable[[], Awaitable[Any]]) -> WatchState:
+    async def _first_state(self, make_client: Callable[[], Awaitable[Any]], query: SearchQuery) -> WatchState:
         """No state yet: from ``published_since``, else the catalogue as it is now (the baseline)."""
         if self.published_since is not None:
             return WatchState(floor=to_utc_datetime(self.published_since, "published_since"))
         client = await make_client()
         async with client:
-            newest = await client.search(dataclasses.replace(self.query, sort_by="-publicationDate", items_per_page=1))
+            newest = await client.search(dataclasses.replace(query, sort_by="-publicationDate", items_per_page=1))
             latest = [p for p in (_published(f) for f in newest.features) if p is not None]
             if not latest:
                 # Nothing over the AOI yet: whatever appears is new.
@@ -564,7 +579,7 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
             watermark = latest[0]
             # Everything the first overlapped search will return is the baseline: processed, not new.
             baseline, _ = await search_published_since(
-                client, self.query, watermark - timedelta(seconds=self.overlap_seconds)
+                client, query, watermark - timedelta(seconds=self.overlap_seconds)
             )
             seen = {}
             for image in baseline:
@@ -627,3 +642,21 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
             if self.min_coverage is not None and summary["coverage"] < self.min_coverage:
                 return None
         return {"image": summary, "watch": self.state_key}
+
+
+def images_from_events(events: Any) -> list[dict[str, Any]]:
+    """The images named by this trigger's asset events (``triggering_asset_events[asset]``), once
+    each, oldest publication first. Accepts ``AssetEvent`` objects (their ``extra``) or the payloads.
+
+    Several events may reach one DAG run (the scheduler folds the events queued since the last run
+    into one), and one image may be named twice (a watcher killed between emitting and recording):
+    each image comes out once.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for event in events or ():
+        extra = getattr(event, "extra", event)
+        payload = extra.get("payload", extra) if isinstance(extra, dict) else None
+        image = payload.get("image") if isinstance(payload, dict) else None
+        if isinstance(image, dict) and isinstance(image.get("id"), str):
+            found.setdefault(image["id"], image)
+    return sorted(found.values(), key=lambda i: (str(i.get("publication_date") or ""), i["id"]))

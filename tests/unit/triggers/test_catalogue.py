@@ -159,7 +159,8 @@ def test_serialization_round_trip_and_state_key() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"aoi": {"type": "Polygon", "coordinates": [[[200, 43], [201, 43], [201, 44], [200, 43]]]}}, "aoi"),
+        ({"aoi": [1.3, 43.5, 1.4, 43.6]}, "aoi"),
+        ({"aoi": "POLYGON ((1 2, 3 4))"}, "aoi"),
         ({"max_cloud_cover": 120}, "max_cloud_cover"),
         ({"min_coverage": 2}, "min_coverage"),
         ({"processing_level": "RAW"}, "processing_level"),
@@ -172,6 +173,20 @@ def test_bad_input_is_refused_at_parse_time(kwargs: dict[str, Any], field: str) 
     arguments = {"aoi": TOULOUSE_FIELD} | kwargs
     with pytest.raises(ValueError, match=field):
         OneAtlasNewImageTrigger(**arguments)
+
+
+def test_a_bad_aoi_stops_the_watcher_before_any_request(oneatlas_conn: str, sandbox: Any) -> None:
+    """The AOI's geometry is checked when the watcher starts (DAG parsing stays free of shapely)."""
+    swapped = {"type": "Polygon", "coordinates": [[[43.5, 1.3], [43.6, 1.3], [43.6, 191.4], [43.5, 1.3]]]}
+    trigger = OneAtlasNewImageTrigger(swapped, oneatlas_conn, poll_interval=0.2)
+
+    async def first() -> None:
+        async for _ in trigger.run():
+            break
+
+    with pytest.raises(ValueError, match="aoi"):
+        asyncio.run(first())
+    assert search_requests(sandbox)[0] == 0
 
 
 # -- what it emits -------------------------------------------------------------------------------
