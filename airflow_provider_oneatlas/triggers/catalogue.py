@@ -1,13 +1,19 @@
-"""``OneAtlasNewImageTrigger``: an event trigger for Airflow's ``AssetWatcher`` that fires once per image
-newly *published* in the catalogue over an area of interest.
+"""``OneAtlasNewImageTrigger``: an event trigger for Airflow's ``AssetWatcher`` that names every image
+newly *published* in the catalogue over an area of interest, once.
 
 How it decides what is new
     The trigger keeps a **watermark** (the latest ``publicationDate`` it has processed) and the ids of
     the images it has processed near that watermark. Every cycle searches
     ``publicationDate >= watermark - overlap`` (publication clocks are not strictly ordered: an image
     may become searchable with a date slightly earlier than one already seen), drops the ids already
-    processed, filters the rest (cloud cover, coverage of the AOI) and emits **one event per new
-    image**, oldest publication first. A catalogue that did not change emits nothing.
+    processed, filters the rest (cloud cover, coverage of the AOI) and emits **one event per cycle
+    that found new images**, naming them all, oldest publication first. A catalogue that did not
+    change emits nothing.
+
+    Why a batch and not one event per image: Airflow 3.1 queues an asset-triggered run when the first
+    event arrives and gives that run only the events recorded up to then; events recorded in the
+    same moment, before the scheduler creates the run, reach no run until a later event comes. One
+    event per cycle keeps every image of a cycle in the same run.
 
     On its very first start, with no ``published_since``, the trigger takes the catalogue as it is as
     its baseline: what is already published is not "new" (no surprise purchase of the archive).
@@ -345,7 +351,7 @@ async def search_published_since(
 
 
 class OneAtlasNewImageTrigger(BaseEventTrigger):
-    """Fires one event per image newly published over ``aoi``; for ``AssetWatcher``.
+    """Fires one event per cycle naming the images newly published over ``aoi``; for ``AssetWatcher``.
 
     :param aoi: the area of interest (GeoJSON Polygon or MultiPolygon, [lon, lat]).
     :param oneatlas_conn_id: the OneAtlas connection.
@@ -361,11 +367,11 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
     :param persist_delay: seconds between handing events to the triggerer and recording them as
         emitted: the triggerer writes events to the metadata DB about every second.
 
-    Each event's payload is ``{"image": {...}, "watch": "<variable key>"}`` where ``image`` holds
+    Each event's payload is ``{"images": [{...}, ...], "watch": "<variable key>"}``, each image with
     ``id``, ``acquisition_date``, ``publication_date``, ``cloud_cover``, ``coverage`` (when the AOI is
     areal), ``processing_level``, ``constellation``, ``platform``, ``resolution`` and
-    ``incidence_angle``. A DAG scheduled on the watcher's asset finds it in
-    ``triggering_asset_events[asset][i].extra["payload"]``.
+    ``incidence_angle``, oldest publication first. A DAG scheduled on the watcher's asset finds it in
+    ``triggering_asset_events[asset][i].extra["payload"]``; :func:`images_from_events` reads them.
     """
 
     def __init__(
@@ -494,8 +500,14 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
         coverage = coverage_against(aoi) if aoi["type"] in ("Polygon", "MultiPolygon") else None
 
         state = await store.load(key)
-        if state is None:
-            state = await self._first_state(make_client, query)
+        while state is None:
+            try:
+                state = await self._first_state(make_client, query)
+            except TRANSIENT_ERRORS as exc:
+                # A watcher outlives a catalogue outage, even at its first start.
+                self.log.warning("OneAtlas watcher %s cannot take its baseline yet: %s", key, exc)
+                await asyncio.sleep(self.poll_interval)
+                continue
             await store.save(key, state)
             self.log.info(
                 "OneAtlas watcher %s starts: images published since %s are new",
@@ -540,27 +552,23 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
                             state.merge(stored)
                             fresh = self._new_images([img for img, _ in fresh], state, window_start())
                     changed = self._advance(update.images, state, window_start())
-                    emitted: list[tuple[ImageSummary, datetime]] = []
-                    for image, published in fresh:
-                        payload = self._payload(image, coverage)
-                        if payload is None:
-                            continue
-                        self.log.info(
-                            "OneAtlas new image %s: published %s, acquired %s, cloud cover %s, coverage %s",
-                            image.id,
-                            image.publication_date,
-                            image.acquisition_date,
-                            image.cloud_cover,
-                            payload["image"].get("coverage"),
-                        )
-                        yield TriggerEvent(payload)
-                        emitted.append((image, published))
-                    if emitted:
+                    batch = [summary for image, _ in fresh if (summary := self._summary(image, coverage))]
+                    if batch:
+                        for summary in batch:
+                            self.log.info(
+                                "OneAtlas new image %s: published %s, acquired %s, cloud cover %s, coverage %s",
+                                summary["id"],
+                                summary["publication_date"],
+                                summary["acquisition_date"],
+                                summary["cloud_cover"],
+                                summary.get("coverage"),
+                            )
+                        yield TriggerEvent({"images": batch, "watch": key})
                         # The triggerer writes events to the DB about every second: record them as
                         # emitted only once they are surely there (killed before: they come again).
                         await asyncio.sleep(self.persist_delay)
-                        state.emitted += len(emitted)
-                    if emitted or changed:
+                        state.emitted += len(batch)
+                    if batch or changed:
                         state.prune(overlap)
                         await store.save(key, state)
                 watch.since = window_start()
@@ -622,8 +630,8 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
                 changed = True
         return changed
 
-    def _payload(self, image: ImageSummary, coverage: Callable[[Any], float] | None) -> dict[str, Any] | None:
-        """The event's payload, or None when a client-side filter drops the image."""
+    def _summary(self, image: ImageSummary, coverage: Callable[[Any], float] | None) -> dict[str, Any] | None:
+        """The image as the event names it, or None when a client-side filter drops it."""
         if self.max_cloud_cover is not None and (image.cloud_cover is None or image.cloud_cover > self.max_cloud_cover):
             return None
         summary: dict[str, Any] = {
@@ -641,7 +649,7 @@ class OneAtlasNewImageTrigger(BaseEventTrigger):
             summary["coverage"] = round(coverage(image.footprint), 6) if image.footprint else 0.0
             if self.min_coverage is not None and summary["coverage"] < self.min_coverage:
                 return None
-        return {"image": summary, "watch": self.state_key}
+        return summary
 
 
 def images_from_events(events: Any) -> list[dict[str, Any]]:
@@ -656,7 +664,8 @@ def images_from_events(events: Any) -> list[dict[str, Any]]:
     for event in events or ():
         extra = getattr(event, "extra", event)
         payload = extra.get("payload", extra) if isinstance(extra, dict) else None
-        image = payload.get("image") if isinstance(payload, dict) else None
-        if isinstance(image, dict) and isinstance(image.get("id"), str):
-            found.setdefault(image["id"], image)
+        images = payload.get("images") if isinstance(payload, dict) else None
+        for image in images if isinstance(images, list) else ():
+            if isinstance(image, dict) and isinstance(image.get("id"), str):
+                found.setdefault(image["id"], image)
     return sorted(found.values(), key=lambda i: (str(i.get("publication_date") or ""), i["id"]))

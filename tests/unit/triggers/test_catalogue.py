@@ -29,6 +29,7 @@ from airflow_provider_oneatlas.triggers.catalogue import (
     OneAtlasNewImageTrigger,
     VariableStore,
     WatchState,
+    images_from_events,
 )
 from tests.conftest import TOULOUSE_FIELD
 
@@ -61,9 +62,7 @@ def variables(metadata_db: Path) -> Iterator[None]:
 
     def clear() -> None:
         with create_session() as session:
-            session.query(Variable).filter(Variable.key.like("oneatlas_new_images.%")).delete(
-                synchronize_session=False
-            )
+            session.query(Variable).filter(Variable.key.like("oneatlas_new_images.%")).delete(synchronize_session=False)
 
     clear()
     yield
@@ -114,8 +113,12 @@ class Running:
             self.events.append(dict(event.payload))
 
     @property
+    def images(self) -> list[dict[str, Any]]:
+        return [image for event in self.events for image in event["images"]]
+
+    @property
     def ids(self) -> list[str]:
-        return [e["image"]["id"] for e in self.events]
+        return [image["id"] for image in self.images]
 
     async def stop(self) -> None:
         if self.task.done():
@@ -203,11 +206,15 @@ def test_emits_exactly_the_newly_published_images_once(oneatlas_conn: str, sandb
         expected: list[dict[str, Any]] = []
         for _ in range(4):  # four days, one at a time, each seen by several cycles
             before = clock(sandbox)
+            count = len(running.events)
             await asyncio.to_thread(advance, sandbox, DAY)
             await settle(1.0, running)
-            expected += published_between(
+            day = published_between(
                 oneatlas_conn, before, clock(sandbox), max_cloud_cover=60, min_coverage=0.2, newest_first=False
             )
+            expected += day
+            # One event for the cycle that found the day's images, naming them all; none on a quiet day.
+            assert len(running.events) == count + (1 if day else 0), (day, running.events[count:])
         # Nothing changes: several more cycles, no event.
         count = len(running.events)
         searches, _ = search_requests(sandbox)
@@ -223,18 +230,17 @@ def test_emits_exactly_the_newly_published_images_once(oneatlas_conn: str, sandb
         everything = published_between(oneatlas_conn, start, clock(sandbox))
         assert len(everything) > len(expected), "no image was filtered out: the filters are not exercised"
         for event in running.events:
-            image = event["image"]
+            assert event["watch"] == trigger.state_key
+        for image in running.images:
             assert image["cloud_cover"] <= 60 and image["coverage"] >= 0.2
             assert image["acquisition_date"] < image["publication_date"]
             assert start.isoformat() < image["publication_date"].replace("Z", "+00:00")
-            assert event["watch"] == trigger.state_key
+        assert images_from_events([{"payload": e} for e in running.events]) == running.images
 
     asyncio.run(scenario())
 
 
-def test_published_since_emits_what_was_published_since_then(
-    oneatlas_conn: str, sandbox: Any, variables: None
-) -> None:
+def test_published_since_emits_what_was_published_since_then(oneatlas_conn: str, sandbox: Any, variables: None) -> None:
     since = datetime(2025, 5, 28, tzinfo=timezone.utc)
 
     async def scenario() -> list[str]:
@@ -303,7 +309,7 @@ def test_state_is_an_airflow_variable(oneatlas_conn: str, sandbox: Any, variable
         await settle(1.0, running)
         await running.stop()
         assert running.events
-        return len(running.events)
+        return len(running.images)
 
     emitted = asyncio.run(scenario())
     from airflow.models.variable import Variable
@@ -345,7 +351,7 @@ def test_watchers_sharing_connection_and_filters_cost_one_search_per_cycle(
         assert searches <= cycles + 1, (searches, cycles)  # one search a cycle (+1 in flight), not two
         assert loose.events, "three days brought no image"
         assert set(strict.ids) <= set(loose.ids)
-        assert all(e["image"]["coverage"] >= 0.9 for e in strict.events)
+        assert all(image["coverage"] >= 0.9 for image in strict.images)
 
     asyncio.run(scenario())
 
@@ -365,3 +371,17 @@ def test_two_instances_of_one_watcher_in_one_process_emit_each_image_once(
         assert emitted and len(emitted) == len(set(emitted))
 
     asyncio.run(scenario())
+
+
+def test_images_from_events_names_each_image_once_oldest_first() -> None:
+    """What the DAG reads: several events folded into one run, one image named twice (re-emitted)."""
+
+    class Event:  # the shape of an AssetEvent in ``triggering_asset_events``: ``extra["payload"]``
+        def __init__(self, *images: dict[str, Any]) -> None:
+            self.extra = {"from_trigger": True, "payload": {"images": list(images), "watch": "k"}}
+
+    a = {"id": "image-a", "publication_date": "2025-06-01T10:00:00.000000Z"}
+    b = {"id": "image-b", "publication_date": "2025-06-02T10:00:00.000000Z"}
+    c = {"id": "image-c", "publication_date": "2025-06-01T12:00:00.000000Z"}
+    assert images_from_events([Event(a, b), Event(b, c), Event()]) == [a, c, b]
+    assert images_from_events(None) == [] and images_from_events([{"payload": {"images": "junk"}}]) == []
