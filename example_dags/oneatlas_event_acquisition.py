@@ -4,8 +4,8 @@ The event-driven way to run acquisition (``oneatlas_acquisition`` is the schedul
 the DAG runs on the ``oneatlas://catalogue/new-images/toulouse-field`` asset, whose ``AssetWatcher``
 runs ``OneAtlasNewImageTrigger`` in the triggerer. The trigger searches the catalogue every
 ``poll_interval`` seconds for SENSOR images newly *published* over the field (at most
-``MAX_CLOUD_COVER`` percent of clouds, covering at least ``MIN_COVERAGE`` of the field) and records one
-asset event per new image, naming it in the event's ``extra["payload"]["image"]``. It keeps its
+``MAX_CLOUD_COVER`` percent of clouds, covering at least ``MIN_COVERAGE`` of the field) and records an
+asset event naming the new images of that search in the event's ``extra["payload"]["images"]``. It keeps its
 watermark in an Airflow Variable (``oneatlas_new_images.<hash>``): a triggerer restart emits no image
 twice, and a catalogue that did not change emits nothing.
 
