@@ -146,6 +146,7 @@ def test_orders_are_dated_on_the_clock_and_delivered_by_advancing_it(pinned: Api
     found = pinned.post("/api/v1/opensearch", json={"workspace": "private", "id": item_id}).json()
     assert found["features"][0]["properties"]["publicationDate"] == "2024-05-01T01:00:00.000000+00:00"
     state = pinned.admin("GET", "/state").json()
+    assert state["clock"] == pinned.admin("GET", "/clock").json()
     assert state["debits"][0]["at"] == "2024-05-01T00:00:00.000000+00:00"
     assert state["orders"][0]["createdAt"] == "2024-05-01T00:00:00.000000+00:00"
 
