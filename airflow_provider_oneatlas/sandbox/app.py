@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from airflow_provider_oneatlas.sandbox import account, admin, auth, downloads, orders
+from airflow_provider_oneatlas.sandbox import account, admin, auth, downloads, orders, pages
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError, oneatlas_error
 from airflow_provider_oneatlas.sandbox.faults import SandboxMiddleware
@@ -64,4 +64,5 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(search_router)
     app.include_router(view_router)
+    app.include_router(pages.router)
     return app

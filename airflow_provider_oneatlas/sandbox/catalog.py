@@ -26,7 +26,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from airflow_provider_oneatlas.sandbox.clock import Clock, clock_from_config
-from airflow_provider_oneatlas.sandbox.config import SandboxConfig
+from airflow_provider_oneatlas.sandbox.config import ARCHIVE_END, SandboxConfig
 from airflow_provider_oneatlas.sandbox.filters import (
     DATE_FIELDS,
     DEFAULT_SORT,
@@ -206,7 +206,9 @@ class Catalog:
         self.size = config.catalog_size
         self.start_us = parse_datetime(config.catalog_start)
         # The end date is inclusive: images may be taken until its last microsecond.
-        self.end_us = parse_datetime(config.catalog_end) + 86_400_000_000 - 1
+        self.end_us = parse_datetime(config.catalog_end or ARCHIVE_END) + 86_400_000_000 - 1
+        # An explicit catalog_end bounds the live stream too: no generated image is acquired after it.
+        self.live_last_day = None if config.catalog_end is None else self.end_us // DAY_US
         self.clock = clock if clock is not None else clock_from_config(config)
         self.live_stream = config.live_stream
         self.live_history_days = config.live_history_days
@@ -358,7 +360,8 @@ class Catalog:
         if not self.live_stream:
             return
         today = now_us // DAY_US
-        days = [d for d in range(today - self.live_history_days, today + 1) if d not in self._live_days]
+        last = today if self.live_last_day is None else min(today, self.live_last_day)
+        days = [d for d in range(today - self.live_history_days, last + 1) if d not in self._live_days]
         if not days:
             return
         with self._lock:

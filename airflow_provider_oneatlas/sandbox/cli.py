@@ -12,10 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -32,13 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
         prog="oneatlas-sandbox",
         description="A local OneAtlas-compatible server for tests, demos and offline DAG development.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0: any free)")
-    parser.add_argument("--port-file", type=Path, help="write the bound port to this file once listening")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on: a loopback address (127.0.0.1, ::1, localhost) unless --allow-remote "
+        "(default: 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"TCP port to listen on; 0: any free port (default: {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--port-file", type=Path, help="a file to write the bound port to once listening (useful with --port 0)"
+    )
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (the sandbox has no real security)"
     )
-    parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: warning)")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="how much the web server logs (default: warning)",
+    )
     SandboxConfig.add_arguments(parser)
     return parser
 
@@ -97,11 +118,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     server = uvicorn.Server(uv_config)
     state: SandboxState = app.state.sandbox
+    previous = _exit_on_sigterm()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
+        # Removes the temporary download cache (oneatlas-sandbox-* in the temp folder).
         state.close()
         sock.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _exit_on_sigterm() -> signal.Handlers | Callable[[int, FrameType | None], Any] | int | None:
+    """Make SIGTERM end ``main`` through its ``finally``; returns the handler it replaced.
+
+    uvicorn shuts down gracefully on SIGTERM and then raises the signal again under the handler that was
+    there before it started. Python's default handler would kill the process on the spot, skipping the
+    cleanup; this one raises ``SystemExit`` instead. Signals can be handled in the main thread only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_exit)

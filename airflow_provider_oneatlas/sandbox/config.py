@@ -20,12 +20,57 @@ from typing import Any
 ENV_PREFIX = "ONEATLAS_SANDBOX_"
 
 ORDER_OUTCOMES = ("delivered", "failed", "error", "rejected")
+#: Last acquisition date of the generated archive when ``catalog_end`` is not set.
+ARCHIVE_END = "2026-12-31"
 CONSUMPTION_MODES = ("gb", "tiles")
 
 # Fields that shape the generated catalog: changing one at runtime rebuilds it.
 CATALOG_FIELDS = frozenset({"seed", "catalog_size", "catalog_start", "catalog_end", "live_stream", "live_history_days"})
 # Fields of the sandbox clock: changing one at runtime sets the clock (start) or its speed.
 CLOCK_FIELDS = frozenset({"clock_start", "clock_speed"})
+
+
+#: What each setting means and accepts, for ``oneatlas-sandbox --help`` (the default is added there).
+SETTING_HELP: dict[str, str] = {
+    "seed": "seed of the generated catalogue and of the fault dice: same seed, same images and fault sequence "
+    "(an integer)",
+    "api_keys": "API keys the token endpoint accepts (comma-separated, at least one)",
+    "token_lifetime": "seconds a token lives, its expires_in; set it low to exercise token renewal (a number > 0)",
+    "error_rate": "probability that an API request answers 503 (a number from 0 to 1)",
+    "rate_limit_rate": "probability that an API request answers 429 with Retry-After (a number from 0 to 1)",
+    "retry_after": "seconds announced in the Retry-After of a 429, rounded up, at least 1 (a number >= 0)",
+    "drop_rate": "probability that a download body is cut mid-way and the connection closed (a number from 0 to 1)",
+    "latency": "seconds added to every API answer (a number >= 0)",
+    "bandwidth": "bytes per second per download connection (a number > 0, or none for unlimited)",
+    "ranges": "honour Range requests on downloads; --no-ranges sends the whole body every time",
+    "processing_after": "seconds from an order's creation to 'processing', capped at --delivered-after "
+    "(a number >= 0; real seconds or sandbox-clock seconds, whichever pass first)",
+    "delivered_after": "seconds from an order's creation to its final status (a number >= 0; real seconds or "
+    "sandbox-clock seconds, whichever pass first)",
+    "order_outcome": "what new orders end as (one of: " + ", ".join(ORDER_OUTCOMES) + ")",
+    "balance": "credits of the account (an integer >= 0)",
+    "credits_per_km2": "price per km2 of AOI clipped to the image footprint (a number >= 0)",
+    "min_credits": "minimum price of a product, in credits (an integer >= 0)",
+    "consumption_mode": "the data subscription's mode, which decides the order kind: gb (order.data.gb.product) "
+    "or tiles (order.product)",
+    "catalog_size": "generated archive images besides the tutorial's own, about 30%% over the demo areas "
+    "(an integer >= 0)",
+    "catalog_start": "first acquisition date of the generated archive (a date YYYY-MM-DD)",
+    "catalog_end": "last acquisition date of every generated image, archive and live stream (a date YYYY-MM-DD, "
+    f"not before --catalog-start; or none: the archive ends {ARCHIVE_END} and new images never stop arriving)",
+    "clock_start": "where the sandbox clock starts: search finds an image once its publicationDate has passed on "
+    "it (an ISO 8601 date-time such as 2024-05-01T00:00:00Z, or none for real UTC time)",
+    "clock_speed": "simulated seconds per real second: 86400 runs a day a second, 0 stops the clock "
+    "(a number from 0 to 10000000)",
+    "live_stream": "new images keep arriving day after day over the demo areas and elsewhere "
+    "(true or false; false: the archive only)",
+    "live_history_days": "days of the live image stream that exist before the clock's time (an integer, 0 to 3660)",
+    "download_size": "bytes of each delivered zip (an integer >= 1024)",
+    "order_response_delay": "seconds between recording and debiting an order and answering the POST: a client "
+    "that times out meanwhile never learns the order id (a number >= 0)",
+    "cache_dir": "directory where generated zips are kept (a path, or none for a temporary directory removed "
+    "when the sandbox stops)",
+}
 
 
 class ConfigError(ValueError):
@@ -59,7 +104,7 @@ class SandboxConfig:
     # Catalog.
     catalog_size: int = 2000
     catalog_start: str = "2018-01-01"
-    catalog_end: str = "2026-12-31"
+    catalog_end: str | None = None  # None: the archive ends ARCHIVE_END, the live stream never ends
     # Live catalogue: search finds an image once its publicationDate has passed on the sandbox clock.
     clock_start: str | None = None  # ISO date-time the clock starts at; None: real UTC now
     clock_speed: float = 1.0  # simulated seconds per real second; 0 stops the clock
@@ -107,15 +152,15 @@ class SandboxConfig:
             raise ConfigError(f"download_size must be at least 1024 bytes, got {self.download_size!r}")
         if not self.api_keys or not all(isinstance(key, str) and key for key in self.api_keys):
             raise ConfigError("api_keys must hold at least one non-empty key")
-        for name in ("catalog_start", "catalog_end"):
+        for name in ("catalog_start", "catalog_end") if self.catalog_end is not None else ("catalog_start",):
             try:
                 dt.date.fromisoformat(getattr(self, name))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {getattr(self, name)!r}") from exc
-        if self.catalog_end < self.catalog_start:
+        if self.catalog_end is not None and self.catalog_end < self.catalog_start:
             raise ConfigError("catalog_end must not be before catalog_start")
-        if self.clock_speed < 0:
-            raise ConfigError(f"clock_speed must not be negative (0 stops the clock), got {self.clock_speed!r}")
+        if not 0 <= self.clock_speed <= 10_000_000:
+            raise ConfigError(f"clock_speed must be from 0 (stopped) to 10000000, got {self.clock_speed!r}")
         if not 0 <= self.live_history_days <= 3660:
             raise ConfigError(f"live_history_days must be between 0 and 3660, got {self.live_history_days!r}")
         if self.clock_start is not None:
@@ -180,11 +225,14 @@ class SandboxConfig:
                     dest=name,
                     action=argparse.BooleanOptionalAction,
                     default=None,
-                    help=f"honour Range on downloads (default: {default})",
+                    help=f"{SETTING_HELP[name]}; default: {'on' if default else 'off'}",
                 )
                 continue
             shown = ",".join(default) if isinstance(default, tuple) else default
-            group.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=f"default: {shown}")
+            shown = "none" if shown is None else shown
+            group.add_argument(
+                flag, dest=name, default=None, metavar=name.upper(), help=f"{SETTING_HELP[name]}; default: {shown}"
+            )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> SandboxConfig:

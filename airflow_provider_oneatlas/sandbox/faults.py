@@ -3,7 +3,7 @@
 A raw ASGI middleware (not ``BaseHTTPMiddleware``) so that multi-gigabyte download bodies pass through
 untouched and a download cut on purpose (``drop_rate``) becomes a closed connection.
 
-On API paths (everything but ``/_sandbox/*``), in this order:
+On API paths (everything but ``/_sandbox/*`` and the order pages ``/orders/*``), in this order:
 
 1. ``latency`` seconds of sleep;
 2. with probability ``error_rate``: a 503 OneAtlas error;
@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from airflow_provider_oneatlas.sandbox.admin import ADMIN_PREFIX
 from airflow_provider_oneatlas.sandbox.downloads import LOG_ENTRY_KEY, DownloadDropped
 from airflow_provider_oneatlas.sandbox.errors import CORRELATION_HEADER, current_correlation_id, oneatlas_error
+from airflow_provider_oneatlas.sandbox.pages import is_page
 from airflow_provider_oneatlas.sandbox.state import SandboxState
 
 SECRET_PARAMETERS = frozenset({"apikey", "api_key", "access_token", "token", "password", "key", "secret"})
@@ -96,7 +97,7 @@ class SandboxMiddleware:
             await send(message)
 
         try:
-            if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/") or is_page(path):
                 await self.app(scope, receive, logging_send)
                 return
             config = state.config

@@ -20,11 +20,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_oneatlas.client.errors import AoiError
-from airflow_provider_oneatlas.client.geometry import geodesic_area_km2, intersection_geojson, to_aoi
 from airflow_provider_oneatlas.sandbox.account import allowed_order_kinds
 from airflow_provider_oneatlas.sandbox.auth import base_of, get_state, require_token
 from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError
+from airflow_provider_oneatlas.sandbox.geometry import GeometryError, clip, geodesic_area_km2, parse_aoi, to_geojson
 from airflow_provider_oneatlas.sandbox.state import (
     CONTRACT_ID,
     ORDER_STATUSES,
@@ -112,13 +111,10 @@ def validate_body(body: dict[str, Any]) -> None:
         crs = product["crsCode"]
         if not isinstance(crs, str) or not CRS_PATTERN.match(crs):
             raise invalid(f"{where}.crsCode", f"invalid value {crs!r}", CRS_ACCEPTED)
-        aoi = product["aoi"]
-        if not isinstance(aoi, dict) or aoi.get("type") not in ("Polygon", "MultiPolygon"):
-            raise invalid(f"{where}.aoi", "must be a GeoJSON Polygon or MultiPolygon geometry")
         try:
-            to_aoi(aoi, field=f"{where}.aoi")
-        except AoiError as exc:
-            raise invalid(f"{where}.aoi", exc.problem, exc.accepted or "") from None
+            parse_aoi(product["aoi"], field=f"{where}.aoi")
+        except GeometryError as exc:
+            raise invalid(exc.field, exc.problem, exc.accepted) from None
 
 
 def price_products(state: SandboxState, body: dict[str, Any]) -> list[OrderedProduct]:
@@ -145,7 +141,8 @@ def price_products(state: SandboxState, body: dict[str, Any]) -> list[OrderedPro
                 "SENSOR can be priced or ordered",
                 "search with processingLevel=SENSOR",
             )
-        clipped = intersection_geojson(product["aoi"], item["geometry"])
+        footprint = state.catalog.footprint(product["id"])
+        clipped = None if footprint is None else clip(parse_aoi(product["aoi"], f"{where}.aoi"), footprint)
         area = geodesic_area_km2(clipped) if clipped is not None else 0.0
         if clipped is None or area <= 0.0:
             raise invalid(f"{where}.aoi", "aoi does not intersect the image", "an AOI overlapping the footprint")
@@ -157,7 +154,7 @@ def price_products(state: SandboxState, body: dict[str, Any]) -> list[OrderedPro
                 datas=datas,
                 credits=credits,
                 area_km2=round(area, 2),
-                clipped_aoi=clipped,
+                clipped_aoi=to_geojson(clipped),
                 source_properties=properties,
             )
         )

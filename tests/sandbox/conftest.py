@@ -14,6 +14,7 @@ from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
 from tests.conftest import SANDBOX_KEY
 from tests.conftest import TUTORIAL_AOI as TOULOUSE
+from tests.sandbox.http import PINNED, START, SearchClient
 
 TUTORIAL_PRICE_ITEM = "ce4a073e-915a-4e15-b943-4470e02e0511"
 
@@ -141,3 +142,38 @@ def make_api() -> Iterator[Callable[[SandboxServer], Api]]:
 @pytest.fixture
 def api(sandbox: SandboxServer, make_api: Callable[[SandboxServer], Api]) -> Api:
     return make_api(sandbox)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[SearchClient]:
+    with SandboxServer(SandboxConfig(seed=11, catalog_size=1500, **PINNED)) as server:
+        yield SearchClient(server)
+
+
+@pytest.fixture()
+def small_client() -> Iterator[SearchClient]:
+    """A sandbox of its own, for tests that add items."""
+    with SandboxServer(SandboxConfig(seed=5, catalog_size=60, **PINNED)) as server:
+        yield SearchClient(server)
+
+
+def search(api: Api, **params: Any) -> dict[str, Any]:
+    answer = api.post("/api/v1/opensearch", json={"itemsPerPage": 500, **params})
+    assert answer.status_code == 200, answer.text
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def ids(document: dict[str, Any]) -> list[str]:
+    return [f["properties"]["id"] for f in document["features"]]
+
+
+@pytest.fixture
+def live_server(make_sandbox: MakeSandbox) -> SandboxServer:
+    """A sandbox whose clock stands still at 2024-05-01T00:00Z until the test moves it."""
+    return make_sandbox(catalog_size=300, clock_start=START, clock_speed=0)
+
+
+@pytest.fixture
+def live(live_server: SandboxServer, make_api: MakeApi) -> Api:
+    return make_api(live_server)

@@ -1,5 +1,6 @@
-"""The admin clock API (``airflow_provider_oneatlas.sandbox.admin``: ``GET``/``POST /_sandbox/clock``) and
-what follows the clock: order dates, debits, deliveries, reset, runtime config."""
+"""The admin routes under ``/_sandbox`` (``airflow_provider_oneatlas.sandbox.admin``): reset, config, item files,
+and the clock (``GET``/``POST /_sandbox/clock``) with what follows it: order dates, debits, deliveries.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.conftest import Api, MakeApi, MakeSandbox, order_body
-
-START = "2024-05-01T00:00:00Z"
+from airflow_provider_oneatlas.sandbox.config import SandboxConfig
+from airflow_provider_oneatlas.sandbox.server import SandboxServer
+from tests.sandbox.conftest import (
+    TUTORIAL_PRICE_ITEM,
+    Api,
+    MakeApi,
+    MakeSandbox,
+    order_body,
+)
+from tests.sandbox.http import START, assert_error
 
 
 @pytest.fixture
@@ -25,6 +33,46 @@ def clock(api: Api, **body: Any) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     document: dict[str, Any] = answer.json()
     return document
+
+
+def test_reset_gives_a_fresh_account_with_the_same_config(api: Api) -> None:
+    api.admin("PATCH", "/config", json={"credits_per_km2": 1.0})
+    _, url = api.delivered_item()
+    assert api.get(url).status_code == 200
+    assert api.admin("POST", "/reset").status_code == 200
+    state = api.admin("GET", "/state").json()
+    assert state["balance"] == 100000 and state["orders"] == [] and state["debits"] == []
+    assert state["fault_counts"] == {} and state["delivered_items"] == []
+    assert api.admin("GET", "/config").json()["credits_per_km2"] == 1.0
+    assert api.get(url).status_code == 403  # the delivered item went with the old state
+    assert api.get("/api/v1/orders").json()["totalResults"] == 0
+
+
+def test_config_endpoints(api: Api, sandbox: SandboxServer) -> None:
+    config = api.admin("GET", "/config").json()
+    assert config == SandboxConfig(processing_after=0.2, delivered_after=0.4).to_dict()
+    assert set(config) == set(SandboxConfig.field_names())
+    patched = api.admin("PATCH", "/config", json={"error_rate": "0.25", "bandwidth": None, "consumption_mode": "tiles"})
+    assert patched.status_code == 200
+    assert patched.json()["error_rate"] == 0.25 and sandbox.state.config.consumption_mode == "tiles"
+    assert_error(api.admin("PATCH", "/config", json={"nope": 1}), 400, "nope")
+    assert_error(api.admin("PATCH", "/config", json={"error_rate": 2}), 400, "error_rate")
+    assert_error(api.admin("PATCH", "/config", json={"order_outcome": "lost"}), 400, "order_outcome")
+    assert sandbox.state.config.error_rate == 0.25
+
+
+def test_catalog_settings_rebuild_the_catalog_and_keep_deliveries(api: Api, sandbox: SandboxServer) -> None:
+    _, url = api.delivered_item()
+    before = len(sandbox.state.catalog)
+    api.admin("PATCH", "/config", json={"catalog_size": 50})
+    assert len(sandbox.state.catalog) < before
+    assert sandbox.state.catalog.get(TUTORIAL_PRICE_ITEM) is not None
+    assert api.get(url).status_code == 200
+
+
+def test_item_file_of_an_unknown_item_is_404(api: Api) -> None:
+    assert api.admin("GET", "/items/no-such-item/file").status_code == 404
+    assert api.admin("GET", "/health").json() == {"status": "ok"}
 
 
 def test_get_set_and_advance_the_clock(pinned: Api) -> None:
@@ -59,6 +107,10 @@ def test_the_default_clock_is_real_utc_time(sandbox: Any, make_api: MakeApi) -> 
         ({"advance": "1d"}, "advance"),
         ({"advance": True}, "advance"),
         ({"speed": -1}, "speed"),
+        ({"speed": 1e12}, "speed"),
+        ({"advance": 1e300}, "advance"),
+        ({"now": "0001-01-01T00:00:00Z"}, "now"),
+        ({"now": "9999-12-31T00:00:00Z"}, "now"),
         ({"now": START, "advance": 60}, "advance"),
         ({"nwo": START}, "nwo"),
         ({}, "now"),
@@ -73,6 +125,11 @@ def test_bad_clock_input_is_a_clear_400_naming_the_field(pinned: Api, body: dict
     assert "2024-05-01T00:00:00Z" in document["hint"]
     # Nothing moved.
     assert pinned.admin("GET", "/clock").json()["now"] == "2024-05-01T00:00:00.000000Z"
+
+
+def test_a_nan_advance_is_refused(pinned: Api) -> None:
+    answer = pinned.admin("POST", "/clock", content=b'{"advance": NaN}', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["message"].startswith("advance: ")
 
 
 def test_a_clock_body_that_is_not_an_object_is_refused(pinned: Api) -> None:
@@ -98,6 +155,7 @@ def test_orders_are_dated_on_the_clock_and_delivered_by_advancing_it(pinned: Api
     found = pinned.post("/api/v1/opensearch", json={"workspace": "private", "id": item_id}).json()
     assert found["features"][0]["properties"]["publicationDate"] == "2024-05-01T01:00:00.000000+00:00"
     state = pinned.admin("GET", "/state").json()
+    assert state["clock"] == pinned.admin("GET", "/clock").json()
     assert state["debits"][0]["at"] == "2024-05-01T00:00:00.000000+00:00"
     assert state["orders"][0]["createdAt"] == "2024-05-01T00:00:00.000000+00:00"
 

@@ -1,4 +1,4 @@
-"""The sandbox's view service (quicklook, thumbnail, metadata, WMTS), over real HTTP.
+"""The sandbox's view service (``airflow_provider_oneatlas.sandbox.view``): quicklook, thumbnail, metadata, WMTS.
 
 PNGs are checked with a decoder written here (chunk CRCs, IHDR, the inflated scanlines), not with
 the sandbox's own encoder.
@@ -6,8 +6,6 @@ the sandbox's own encoder.
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
@@ -19,39 +17,23 @@ from shapely.geometry import shape
 
 from airflow_provider_oneatlas.sandbox.catalog import TUTORIAL_PRICE_ITEM_ID
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
-from airflow_provider_oneatlas.sandbox.images import encode_png
 from airflow_provider_oneatlas.sandbox.server import SandboxServer
 from tests.conftest import tutorial
-from tests.sandbox.http import ERROR_KEYS, SandboxSession
+from tests.sandbox.http import ERROR_KEYS, SandboxSession, decode_png
 
 WMTS = "{http://www.opengis.net/wmts/1.0}"
+
+
 OWS = "{http://www.opengis.net/ows/1.1}"
+
+
 XLINK = "{http://www.w3.org/1999/xlink}"
+
+
 TEMPLATE_TAIL = "/tiles/1.0.0/default/{Style}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.png"
+
+
 SPOT_ITEM = "e459d653-468f-471b-8d6e-90b13b14c655"
-
-
-def decode_png(data: bytes) -> tuple[int, int, int, np.ndarray[Any, Any]]:
-    """(width, height, colour type, pixels) of an 8-bit, non-interlaced PNG using filter type 0."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    position, chunks = 8, []
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        body = data[position + 8 : position + 8 + length]
-        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
-        assert zlib.crc32(kind + body) & 0xFFFFFFFF == crc, kind
-        chunks.append((kind, body))
-        position += 12 + length
-    assert chunks[0][0] == b"IHDR" and chunks[-1] == (b"IEND", b"")
-    width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, compression, filtering, interlace) == (8, 0, 0, 0)
-    channels = {0: 1, 2: 3, 6: 4}[colour]
-    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
-    assert len(raw) == height * (width * channels + 1)
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, width * channels + 1)
-    assert (rows[:, 0] == 0).all()
-    return width, height, colour, rows[:, 1:].reshape(height, width, channels)
 
 
 class Client(SandboxSession):
@@ -102,33 +84,6 @@ def tile_url(template: str, level: int, col: int, row: int, style: str = "rgb", 
         .replace("{TileCol}", str(col))
         .replace("{TileRow}", str(row))
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# The encoder
-# --------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("channels", [1, 3, 4])
-def test_encode_png_round_trips(channels: int) -> None:
-    pixels = np.random.default_rng(1).integers(0, 256, (7, 5, channels), dtype=np.uint8)
-    width, height, colour, decoded = decode_png(encode_png(pixels, 5, 7, channels))
-    assert (width, height, colour) == (5, 7, {1: 0, 3: 2, 4: 6}[channels])
-    assert (decoded == pixels).all()
-
-
-def test_encode_png_checks_its_input() -> None:
-    with pytest.raises(ValueError):
-        encode_png(b"\x00" * 10, 2, 2, 3)
-    with pytest.raises(ValueError):
-        encode_png(b"", 0, 2, 3)
-    with pytest.raises(ValueError):
-        encode_png(b"\x00" * 8, 2, 2, 2)
-
-
-# --------------------------------------------------------------------------------------------------
-# Quicklook, thumbnail, metadata
-# --------------------------------------------------------------------------------------------------
 
 
 def test_quicklook_default_width_and_footprint_shape(client: Client) -> None:
@@ -224,11 +179,6 @@ def test_search_links_lead_to_the_view_service(client: Client) -> None:
         assert decode_png(client.session.get(links["thumbnail"]["href"]).content)[0] == 256
         wmts = client.session.get(links["wmts"]["href"])
         assert wmts.status_code == 200 and ElementTree.fromstring(wmts.content).tag == f"{WMTS}Capabilities"
-
-
-# --------------------------------------------------------------------------------------------------
-# WMTS
-# --------------------------------------------------------------------------------------------------
 
 
 def test_capabilities_follow_the_tutorial(client: Client) -> None:
