@@ -216,6 +216,7 @@ def test_each_new_image_is_ordered_once_across_a_triggerer_sigkill(
             truth = http_json(f"{live_sandbox.base_url}/_sandbox/items/{item_id}/file")
             assert stored.stat().st_size == truth["size"] and md5_file(stored) == truth["md5"]
 
+        print(f"event-driven e2e: eligible per day {per_day}; orders {_ordered(live_sandbox)}; runs {len(finished)}")
         assert timedelta(days=DAYS) == _clock(live_sandbox) - datetime.fromisoformat(T0.replace("Z", "+00:00"))
     finally:
         for component in killed:
