@@ -23,3 +23,10 @@ MULTI_AOI_IMAGERY = Asset(
     uri="oneatlas://imagery/multi-aoi",
     group="imagery",
 )
+
+#: Imagery landed by ``oneatlas_event_acquisition`` (same ``extra`` as ``ACQUISITION_IMAGERY``).
+EVENT_IMAGERY = Asset(
+    name="oneatlas_event_imagery",
+    uri="oneatlas://imagery/event-acquisition",
+    group="imagery",
+)

@@ -20,6 +20,7 @@ EXPECTED_TASKS = {
     "oneatlas_acquisition": {"search", "order", "wait", "download", "summary"},
     "oneatlas_downstream_etl": {"deliveries", "inspect", "report"},
     "oneatlas_multi_aoi": {"plan_searches", "search", "plan_orders", "order", "wait", "download", "summary"},
+    "oneatlas_event_acquisition": {"images", "order", "wait", "download", "summary"},
 }
 
 
@@ -79,6 +80,29 @@ def test_multi_aoi_is_mapped(dagbag: Any) -> None:
     for task_id in ("search", "order", "wait", "download"):
         assert type(dag.get_task(task_id)).__name__ == "MappedOperator", task_id
     assert [a["name"] for a in dag.params["areas"]] == ["toulouse", "cavtat"]
+
+
+def test_event_acquisition_runs_on_the_new_image_watcher(dagbag: Any) -> None:
+    from airflow_provider_oneatlas.triggers.catalogue import OneAtlasNewImageTrigger
+
+    dag = dagbag.dags["oneatlas_event_acquisition"]
+    chain = ["images", "order", "wait", "download", "summary"]
+    for upstream, downstream in itertools.pairwise(chain):
+        assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
+    (asset,) = [a for _, a in dag.timetable.asset_condition.iter_assets()]
+    assert asset.uri == "oneatlas://catalogue/new-images/toulouse-field"
+    (watcher,) = asset.watchers
+    trigger = watcher.trigger
+    assert isinstance(trigger, OneAtlasNewImageTrigger)
+    assert trigger.processing_level == "SENSOR" and trigger.max_cloud_cover == 20 and trigger.min_coverage == 0.5
+    assert trigger.poll_interval == 300 and trigger.published_since is None
+    # The field the watcher watches is the field the order cuts.
+    assert dag.get_task("order").aoi == trigger.aoi
+    assert dag.get_task("wait").deferrable is True
+    assert [o.uri for o in dag.get_task("download").outlets] == ["oneatlas://imagery/event-acquisition"]
+    # Every Param says what it is.
+    for name, param in dag.params.items():
+        assert param.schema.get("title") and param.description, name
 
 
 def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> None:

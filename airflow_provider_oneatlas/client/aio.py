@@ -15,7 +15,7 @@ import httpx
 from airflow_provider_oneatlas.client import api
 from airflow_provider_oneatlas.client.config import ClientConfig
 from airflow_provider_oneatlas.client.errors import ResponseError, TransportError
-from airflow_provider_oneatlas.client.models import Order, OrderPage, Token
+from airflow_provider_oneatlas.client.models import Order, OrderPage, SearchPage, Token
 from airflow_provider_oneatlas.client.transport import (
     TOKEN_CACHE,
     USER_AGENT,
@@ -35,7 +35,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class AsyncOneAtlasClient:
-    """The async calls a trigger needs: order status, order listing. One per trigger run."""
+    """The async calls a trigger needs: order status, order listing, one search page."""
 
     def __init__(
         self,
@@ -156,6 +156,10 @@ class AsyncOneAtlasClient:
 
     async def list_orders(self, **filters: Any) -> OrderPage:
         return api.parse_order_list(await self.json(api.list_orders_call(**filters)))
+
+    async def search(self, query: api.SearchQuery, *, api_version: int = 1) -> SearchPage:
+        """One page of a search: the same body builder and parser as the sync client's."""
+        return api.parse_search(await self.json(api.search_call(query.to_body(), api_version=api_version)))
 
 
 def _json(response: httpx.Response, url: str) -> Any:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from airflow_provider_oneatlas.sandbox.auth import get_state
-from airflow_provider_oneatlas.sandbox.clock import ClockError, parse_instant
+from airflow_provider_oneatlas.sandbox.clock import LATEST, MAX_ADVANCE, MAX_SPEED, ClockError, parse_instant
 from airflow_provider_oneatlas.sandbox.config import ConfigError
 from airflow_provider_oneatlas.sandbox.downloads import file_info
 from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError
@@ -128,10 +128,12 @@ async def item_file(item_id: str, request: Request) -> JSONResponse:
 CLOCK_FIELDS = ("now", "advance", "speed")
 
 
-def _seconds(field: str, value: Any) -> float:
-    """A finite, non-negative JSON number."""
+def _number(field: str, value: Any, what: str, maximum: float) -> float:
+    """A finite JSON number from 0 to ``maximum``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ClockError(field, f"expected a non-negative number of seconds, got {value!r}")
+        raise ClockError(field, f"expected a non-negative number {what}, got {value!r}")
+    if value > maximum:
+        raise ClockError(field, f"{value!r} is too large (at most {maximum:g} {what})")
     return float(value)
 
 
@@ -154,8 +156,12 @@ async def set_clock(request: Request) -> JSONResponse:
             raise ClockError("advance", "give either 'now' or 'advance', not both")
         # Check everything before changing anything.
         now = parse_instant("now", body["now"]) if "now" in body else None
-        advance = _seconds("advance", body["advance"]) if "advance" in body else None
-        speed = _seconds("speed", body["speed"]) if "speed" in body else None
+        advance = _number("advance", body["advance"], "of seconds", MAX_ADVANCE) if "advance" in body else None
+        speed = (
+            _number("speed", body["speed"], "of simulated seconds per second", MAX_SPEED) if "speed" in body else None
+        )
+        if advance is not None and state.clock.now() + advance > LATEST:
+            raise ClockError("advance", "that would take the clock past the year 9999")
     except ClockError as exc:
         raise OneAtlasHTTPError(
             400,

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from airflow_provider_oneatlas.sandbox.config import SandboxConfig
 
 US = 1_000_000
+#: Bounds that keep every date the sandbox writes within what ISO 8601 years (1 to 9999) can show.
+MAX_ADVANCE = 100 * 366 * 86_400.0  # a century, per call
+MAX_SPEED = 10_000_000.0  # about 116 simulated days per real second
+LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 
 def quantize(epoch: float) -> float:
@@ -44,8 +48,10 @@ def parse_instant(field: str, value: object) -> float:
         raise ClockError(field, f"expected an ISO 8601 date-time such as '2024-05-01T00:00:00Z', got {value!r}")
     try:
         micros = parse_datetime(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ClockError(field, f"{exc}; expected e.g. '2024-05-01T00:00:00Z'") from None
+    if not 0 <= micros / US <= LATEST - MAX_ADVANCE:
+        raise ClockError(field, f"{value!r} is out of range: from 1970 to 9899")
     return micros / US
 
 
@@ -62,8 +68,8 @@ class Clock:
     """
 
     def __init__(self, start: float | None = None, speed: float = 1.0, real: Callable[[], float] = time.time) -> None:
-        if speed < 0:
-            raise ClockError("speed", f"must not be negative, got {speed!r}")
+        if not 0 <= speed <= MAX_SPEED:
+            raise ClockError("speed", f"must be from 0 to {MAX_SPEED:g}, got {speed!r}")
         self._real = real
         self._lock = threading.Lock()
         self._real_anchor = real()
@@ -107,8 +113,8 @@ class Clock:
 
     def set_speed(self, speed: float) -> None:
         """Change the speed from now on, keeping the current simulated time."""
-        if speed < 0:
-            raise ClockError("speed", f"must not be negative, got {speed!r}")
+        if not 0 <= speed <= MAX_SPEED:
+            raise ClockError("speed", f"must be from 0 to {MAX_SPEED:g}, got {speed!r}")
         with self._lock:
             real_now = self._real()
             self._anchor += (real_now - self._real_anchor) * self._speed

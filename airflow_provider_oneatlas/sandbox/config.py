@@ -60,7 +60,8 @@ SETTING_HELP: dict[str, str] = {
     f"not before --catalog-start; or none: the archive ends {ARCHIVE_END} and new images never stop arriving)",
     "clock_start": "where the sandbox clock starts: search finds an image once its publicationDate has passed on "
     "it (an ISO 8601 date-time such as 2024-05-01T00:00:00Z, or none for real UTC time)",
-    "clock_speed": "simulated seconds per real second: 86400 runs a day a second, 0 stops the clock (a number >= 0)",
+    "clock_speed": "simulated seconds per real second: 86400 runs a day a second, 0 stops the clock "
+    "(a number from 0 to 10000000)",
     "live_stream": "new images keep arriving day after day over the demo areas and elsewhere "
     "(true or false; false: the archive only)",
     "live_history_days": "days of the live image stream that exist before the clock's time (an integer, 0 to 3660)",
@@ -158,8 +159,8 @@ class SandboxConfig:
                 raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {getattr(self, name)!r}") from exc
         if self.catalog_end is not None and self.catalog_end < self.catalog_start:
             raise ConfigError("catalog_end must not be before catalog_start")
-        if self.clock_speed < 0:
-            raise ConfigError(f"clock_speed must not be negative (0 stops the clock), got {self.clock_speed!r}")
+        if not 0 <= self.clock_speed <= 10_000_000:
+            raise ConfigError(f"clock_speed must be from 0 (stopped) to 10000000, got {self.clock_speed!r}")
         if not 0 <= self.live_history_days <= 3660:
             raise ConfigError(f"live_history_days must be between 0 and 3660, got {self.live_history_days!r}")
         if self.clock_start is not None:

@@ -468,6 +468,7 @@ class SandboxState:
                 "fault_counts": dict(self.fault_counts),
                 "request_count": self.request_log_dropped + len(self.request_log),
                 "delivered_items": sorted(self.delivered_items),
+                "clock": self.clock.to_json(),
             }
 
 

@@ -107,6 +107,10 @@ def test_the_default_clock_is_real_utc_time(sandbox: Any, make_api: MakeApi) -> 
         ({"advance": "1d"}, "advance"),
         ({"advance": True}, "advance"),
         ({"speed": -1}, "speed"),
+        ({"speed": 1e12}, "speed"),
+        ({"advance": 1e300}, "advance"),
+        ({"now": "0001-01-01T00:00:00Z"}, "now"),
+        ({"now": "9999-12-31T00:00:00Z"}, "now"),
         ({"now": START, "advance": 60}, "advance"),
         ({"nwo": START}, "nwo"),
         ({}, "now"),
@@ -121,6 +125,11 @@ def test_bad_clock_input_is_a_clear_400_naming_the_field(pinned: Api, body: dict
     assert "2024-05-01T00:00:00Z" in document["hint"]
     # Nothing moved.
     assert pinned.admin("GET", "/clock").json()["now"] == "2024-05-01T00:00:00.000000Z"
+
+
+def test_a_nan_advance_is_refused(pinned: Api) -> None:
+    answer = pinned.admin("POST", "/clock", content=b'{"advance": NaN}', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["message"].startswith("advance: ")
 
 
 def test_a_clock_body_that_is_not_an_object_is_refused(pinned: Api) -> None:
@@ -146,6 +155,7 @@ def test_orders_are_dated_on_the_clock_and_delivered_by_advancing_it(pinned: Api
     found = pinned.post("/api/v1/opensearch", json={"workspace": "private", "id": item_id}).json()
     assert found["features"][0]["properties"]["publicationDate"] == "2024-05-01T01:00:00.000000+00:00"
     state = pinned.admin("GET", "/state").json()
+    assert state["clock"] == pinned.admin("GET", "/clock").json()
     assert state["debits"][0]["at"] == "2024-05-01T00:00:00.000000+00:00"
     assert state["orders"][0]["createdAt"] == "2024-05-01T00:00:00.000000+00:00"
 

@@ -92,6 +92,8 @@ def test_clock_from_config_start_and_speed() -> None:
     [
         ({"clock_start": "next tuesday"}, "clock_start"),
         ({"clock_speed": -1}, "clock_speed"),
+        ({"clock_speed": 1e9}, "clock_speed"),
+        ({"clock_start": "1900-01-01T00:00:00Z"}, "clock_start"),
         ({"clock_speed": "fast"}, "clock_speed"),
         ({"live_history_days": -3}, "live_history_days"),
     ],

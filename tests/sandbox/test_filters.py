@@ -19,6 +19,7 @@ from shapely.geometry import box, mapping, shape
 from airflow_provider_oneatlas.sandbox.catalog import PUBLIC_WORKSPACE_ID, Catalog, FilterError
 from airflow_provider_oneatlas.sandbox.clock import Clock, parse_instant
 from airflow_provider_oneatlas.sandbox.config import SandboxConfig
+from airflow_provider_oneatlas.sandbox.filters import parse_datetime, parse_range
 from airflow_provider_oneatlas.sandbox.samples import TUTORIAL_PRICE_ITEM_ID
 from tests.conftest import TUTORIAL_AOI as TOULOUSE_AOI
 from tests.conftest import TUTORIAL_SEARCH_AOI as CAVTAT_AOI
@@ -389,3 +390,26 @@ def test_a_bad_publication_date_range_names_the_field(live: Api) -> None:
     assert answer.status_code == 400
     assert answer.json()["message"].startswith("publicationDate: invalid range")
     assert "[a,b[" in answer.json()["hint"]
+
+
+@pytest.mark.parametrize(
+    ("text", "low_inclusive", "high_inclusive"),
+    [
+        ("[2024-05-01T00:00:00Z,2024-05-02T00:00:00Z]", True, True),
+        ("[2024-05-01T00:00:00Z,2024-05-02T00:00:00Z[", True, False),
+        ("[2024-05-01T00:00:00Z,2024-05-02T00:00:00Z)", True, False),
+        ("]2024-05-01T00:00:00Z,2024-05-02T00:00:00Z]", False, True),
+        ("(2024-05-01T00:00:00Z,2024-05-02T00:00:00Z]", False, True),
+        ("]2024-05-01T00:00:00Z,2024-05-02T00:00:00Z[", False, False),
+    ],
+)
+def test_publication_date_brackets(text: str, low_inclusive: bool, high_inclusive: bool) -> None:
+    """``[``/``]`` include a bound; ``(``/``)`` and brackets turned outwards exclude it."""
+    parsed = parse_range("publicationDate", text)
+    may_1, may_2 = parse_datetime("2024-05-01T00:00:00Z"), parse_datetime("2024-05-02T00:00:00Z")
+    assert (parsed.low, parsed.high) == (may_1, may_2)
+    assert (parsed.low_inclusive, parsed.high_inclusive) == (low_inclusive, high_inclusive)
+    assert parsed.contains(may_1) is low_inclusive and parsed.contains(may_2) is high_inclusive
+    assert parsed.contains(may_1 + 1) and not parsed.contains(may_2 + 1)
+    open_end = parse_range("publicationDate", "[2024-05-01T00:00:00Z,")
+    assert open_end.high is None and open_end.contains(may_2 * 2)
