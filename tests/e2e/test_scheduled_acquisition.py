@@ -8,7 +8,9 @@ scheduler's own creation of "today's" run is switched off so that the runs happe
 
 1. seven consecutive days, D1..D7, one run each, in order;
 2. a pause of two days (no run), then the run of today, whose window must cover the pause;
-3. a past day (one that bought something) is cleared and re-run: it must order nothing new.
+3. a past day (one that bought something) is cleared and re-run: it must order nothing new (it
+   takes up its own earlier order; another run or DAG over the same field would skip the images as
+   already bought: tests/unit/operators/test_order_dedupe.py).
 
 Every image that became eligible in some run's window (published in the window, acquired within
 the maximum age, clear enough, covering enough of the field: computed here from the catalogue, not
@@ -265,10 +267,12 @@ def test_daily_runs_buy_every_new_image_exactly_once(scheduler: Airflow, live_sa
     wait_for_runs(scheduler, [day], timeout=300)
     after = sandbox_state(live_sandbox)
     assert len(after["orders"]) == orders_before, "the re-run ordered again"
-    assert task_states(scheduler, run_id)["order"] == "skipped"
+    # The re-run is the same run: its order task takes up the order it placed the first time (same
+    # customerRef) and lands the imagery again, without buying anything.
+    assert task_states(scheduler, run_id)["order"] == "success"
     order_log = "".join(
         p.read_text(errors="replace")
         for p in (scheduler.home / "logs").rglob("*")
         if p.is_file() and "task_id=order" in str(p) and run_id in str(p)
     )
-    assert "was already bought for this AOI and these options by order" in order_log
+    assert "by an earlier try: not ordering again" in order_log
