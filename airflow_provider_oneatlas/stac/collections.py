@@ -1,0 +1,95 @@
+"""A run's STAC ItemCollection, and writing STAC JSON into any object store.
+
+Paths are duck-typed (``open``, ``parent``, ``name``, ``rename``, ``exists``, ``read_bytes``):
+Airflow's ``ObjectStoragePath`` and ``pathlib.Path`` both fit, so this module needs no Airflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pystac
+
+#: Name of the run's ItemCollection in the destination folder.
+ITEM_COLLECTION_NAME = "items.json"
+
+
+def public_href(path: Any) -> str:
+    """The href a reader can open: a plain local path, or ``scheme://bucket/key`` without the
+    Airflow connection id that ``ObjectStoragePath`` URLs may carry (``s3://conn@bucket/key``)."""
+    protocol = getattr(path, "protocol", None)
+    if isinstance(protocol, (list, tuple)):
+        protocol = protocol[0] if protocol else None
+    inner = getattr(path, "path", None)
+    if protocol in (None, "", "file", "local") and inner:
+        return str(inner)
+    if protocol and inner:
+        return f"{protocol}://{str(inner).lstrip('/')}"
+    return str(path)
+
+
+def to_json_bytes(doc: Mapping[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def write_atomically(path: Any, data: bytes) -> None:
+    """Write under a temporary name beside ``path`` and rename: readers never see a half-written file."""
+    partial = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
+    try:
+        with partial.open("wb") as sink:
+            sink.write(data)
+        partial.rename(path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            partial.unlink()
+        raise
+
+
+def item_document(item: pystac.Item) -> dict[str, Any]:
+    """The item as JSON, hrefs kept as given (absolute: they point at the stored objects)."""
+    return item.to_dict(include_self_link=True, transform_hrefs=False)
+
+
+def item_collection_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of STAC items, as STAC APIs and ``pystac.ItemCollection`` read it."""
+    return {"type": "FeatureCollection", "features": [dict(item) for item in items]}
+
+
+def merge_item_collection(existing: Mapping[str, Any] | None, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``existing`` with ``items`` added, an item of the same id replaced (a retried task, a re-run)."""
+    new_ids = {item["id"] for item in items}
+    kept = [
+        feature
+        for feature in ((existing or {}).get("features") or [])
+        if isinstance(feature, Mapping) and feature.get("id") not in new_ids
+    ]
+    return item_collection_document([*kept, *items])
+
+
+def read_json(path: Any) -> dict[str, Any] | None:
+    """A JSON object from ``path``, ``None`` when it is missing or not a JSON object."""
+    try:
+        if not path.exists():
+            return None
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def write_item_collection(path: Any, items: Sequence[Mapping[str, Any]], *, merge: bool = True) -> None:
+    """Write ``items`` as the ItemCollection at ``path``, merged into the one already there."""
+    doc = merge_item_collection(read_json(path) if merge else None, items)
+    write_atomically(path, to_json_bytes(doc))
+
+
+def load_item_collection(href: str) -> pystac.ItemCollection:
+    """The ItemCollection at ``href`` (a local path or URL pystac can read)."""
+    import pystac
+
+    return pystac.ItemCollection.from_file(href)
