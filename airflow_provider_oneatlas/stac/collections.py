@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import random
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pystac
+
+log = logging.getLogger(__name__)
 
 #: Name of the run's ItemCollection in the destination folder.
 ITEM_COLLECTION_NAME = "items.json"
@@ -82,10 +87,27 @@ def read_json(path: Any) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def write_item_collection(path: Any, items: Sequence[Mapping[str, Any]], *, merge: bool = True) -> None:
-    """Write ``items`` as the ItemCollection at ``path``, merged into the one already there."""
-    doc = merge_item_collection(read_json(path) if merge else None, items)
-    write_atomically(path, to_json_bytes(doc))
+def write_item_collection(
+    path: Any, items: Sequence[Mapping[str, Any]], *, merge: bool = True, attempts: int = 5
+) -> None:
+    """Write ``items`` as the ItemCollection at ``path``, merged into the one already there.
+
+    Object stores have no locks: two tasks merging into one folder at the same moment could each
+    drop the other's items. So the file is read back, and the merge repeated (after a random pause)
+    until it holds every item written here; the asset event lists each task's item hrefs anyway.
+    """
+    wanted = {item["id"] for item in items}
+    for attempt in range(attempts):
+        doc = merge_item_collection(read_json(path) if merge else None, items)
+        write_atomically(path, to_json_bytes(doc))
+        if not merge:
+            return
+        time.sleep(random.uniform(0.02, 0.1))  # a concurrent writer shows up in the read-back
+        present = {f.get("id") for f in (read_json(path) or {}).get("features") or [] if isinstance(f, Mapping)}
+        if wanted <= present:
+            return
+        log.info("%s lost items to a concurrent writer; merging again (%d)", path, attempt + 1)
+    raise RuntimeError(f"{path}: could not merge {len(wanted)} items in {attempts} attempts (concurrent writers)")
 
 
 def load_item_collection(href: str) -> pystac.ItemCollection:
