@@ -1,0 +1,188 @@
+"""Deliveries as STAC, end to end against the sandbox: the DIMAP in the zip, the items the download
+operator writes beside what it stores, and the run's ItemCollection read back with pystac."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pystac
+import pytest
+
+from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
+from airflow_provider_oneatlas.stac.dimap import parse_dimap
+from airflow_provider_oneatlas.stac.items import md5_of_multihash
+from tests.sandbox.conftest import Api, order_body, product
+from tests.stac_validation import validate_item, validate_item_collection
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def catalogue_feature(api: Api, item_id: str) -> dict[str, Any]:
+    answer = api.post("/api/v1/opensearch", json={"id": item_id})
+    assert answer.status_code == 200, answer.text
+    (feature,) = answer.json()["features"]
+    return dict(feature)
+
+
+def delivered_order(api: Api, *products: dict[str, Any]) -> dict[str, Any]:
+    order = api.order(order_body(products=list(products) or [product()]) if products else None)
+    return api.wait_status(order["id"], {"delivered"})
+
+
+class OutletEvents:
+    """``context["outlet_events"]`` as Airflow gives it: an accessor per asset with an ``extra``."""
+
+    def __init__(self) -> None:
+        self.by_uri: dict[str, SimpleNamespace] = {}
+
+    def __getitem__(self, asset: Any) -> SimpleNamespace:
+        return self.by_uri.setdefault(asset.uri, SimpleNamespace(extra=None))
+
+
+def test_the_delivered_dimap_describes_the_delivered_item(api: Api) -> None:
+    """The zip's DIM_*.XML carries what the catalogue says of the delivered item."""
+    order = delivered_order(api, product(productType="pansharpened", radiometricProcessing="DISPLAY"))
+    url = order["deliveries"][0]["_links"]["download"]["href"]
+    item_id = url.rsplit("/", 2)[-2]
+    answer = api.get(url)
+    assert answer.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        names = archive.namelist()
+        meta = parse_dimap(archive.read(f"{item_id}/DIM_{item_id}.XML"))
+    props = catalogue_feature(api, item_id)["properties"]
+    assert meta.dataset_name == props["parentIdentifier"]
+    assert meta.acquired is not None and meta.acquired.isoformat().startswith(props["acquisitionDate"][:19])
+    assert meta.cloud_cover == pytest.approx(props["cloudCover"])
+    assert meta.incidence_angle == pytest.approx(props["incidenceAngle"])
+    assert meta.azimuth_angle == pytest.approx(props["azimuthAngle"])
+    assert meta.sun_azimuth == pytest.approx(props["illuminationAzimuthAngle"])
+    assert meta.sun_elevation == pytest.approx(props["illuminationElevationAngle"])
+    assert meta.processing_level == props["processingLevel"] == "ORTHO"
+    assert meta.product_type == "pansharpened" and meta.spectral_processing == "PMS"
+    assert meta.radiometric_processing == "DISPLAY" and meta.bits == 8
+    assert meta.platform == props["platform"] and len(meta.bands) == 4
+    assert meta.footprint is not None and meta.footprint["type"] == "Polygon"
+    assert [f"{item_id}/{name}" for name in meta.data_files] == [n for n in names if n.endswith(".JP2")]
+
+
+def assert_every_stored_object_is_found(root: Path, collection: pystac.ItemCollection) -> None:
+    """Every file the download stored is an asset of an item, and its bytes match the item's record."""
+    hrefs: dict[str, pystac.Asset] = {}
+    for item in collection:
+        for asset in item.assets.values():
+            hrefs[asset.href] = asset
+    stored = {
+        str(p)
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.endswith((".json", ".md5")) and not p.name.startswith(".")
+    }
+    assert stored and stored == set(hrefs), (stored, set(hrefs))
+    for href, asset in hrefs.items():
+        data = Path(href).read_bytes()
+        assert len(data) == asset.extra_fields["file:size"]
+        if "file:checksum" in asset.extra_fields:
+            assert md5(data) == md5_of_multihash(asset.extra_fields["file:checksum"])
+
+
+def test_download_writes_valid_items_and_the_runs_item_collection(
+    api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path
+) -> None:
+    from airflow.sdk import Asset
+
+    order = delivered_order(api, product(), product(productType="pansharpened", radiometricProcessing="DISPLAY"))
+    root = tmp_path / "imagery"
+    asset = Asset("oneatlas://imagery/test")
+    context = {**context, "outlet_events": OutletEvents()}
+    op = OneAtlasDownloadOperator(task_id="download", order_id=order["id"], destination=str(root), outlets=[asset])
+    stored = op.execute(context)
+
+    assert len(stored) == 2
+    for entry in stored:
+        item_path = Path(entry["stac_item"])
+        assert item_path == root / f"{entry['item_id']}.json"
+        doc = json.loads(item_path.read_text())
+        validate_item(doc)
+        truth = api.admin("GET", f"/items/{entry['item_id']}/file").json()
+        assert doc["assets"]["archive"]["file:checksum"] == "d510" + truth["md5"]
+        assert doc["assets"]["archive"]["file:size"] == truth["size"]
+        props = doc["properties"]
+        assert props["oneatlas:order_id"] == order["id"] and props["oneatlas:order_credits"] == order["price"]
+        feature = catalogue_feature(api, entry["item_id"])
+        assert props["oneatlas:dataset_name"] == feature["properties"]["parentIdentifier"]
+        assert props["datetime"][:19] == feature["properties"]["acquisitionDate"][:19]
+        assert props["eo:cloud_cover"] == feature["properties"]["cloudCover"]
+    product_types = sorted(
+        json.loads(Path(e["stac_item"]).read_text())["properties"]["oneatlas:product_type"] for e in stored
+    )
+    assert product_types == ["bundle", "pansharpened"]
+
+    collection_doc = json.loads((root / "items.json").read_text())
+    validate_item_collection(collection_doc)
+    collection = pystac.ItemCollection.from_file(str(root / "items.json"))
+    assert sorted(i.id for i in collection) == sorted(e["item_id"] for e in stored)
+    assert_every_stored_object_is_found(root, collection)
+
+    extra = context["outlet_events"][asset].extra
+    assert extra["stac_items"] == [e["stac_item"] for e in stored]
+    assert [o["stac_item"] for o in extra["objects"]] == extra["stac_items"]
+
+    # A retried task skips the download, writes the items again, and the collection holds each once.
+    again = OneAtlasDownloadOperator(task_id="download", order_id=order["id"], destination=str(root)).execute(context)
+    assert all(e.get("skipped") for e in again)
+    assert sorted(i.id for i in pystac.ItemCollection.from_file(str(root / "items.json"))) == sorted(
+        e["item_id"] for e in stored
+    )
+
+
+def test_extracted_delivery_lists_each_file(
+    api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path
+) -> None:
+    order = delivered_order(api)
+    stored = OneAtlasDownloadOperator(
+        task_id="download", order_id=order["id"], destination=str(tmp_path), extract=True
+    ).execute(context)
+    (entry,) = stored
+    doc = json.loads(Path(entry["stac_item"]).read_text())
+    validate_item(doc)
+    assert set(doc["assets"]) == {"metadata", "image"}
+    assert doc["assets"]["image"]["type"] == "image/jp2" and "data" in doc["assets"]["image"]["roles"]
+    assert doc["assets"]["metadata"]["roles"] == ["metadata"]
+    validate_item_collection(json.loads((tmp_path / "items.json").read_text()))
+    collection = pystac.ItemCollection.from_file(str(tmp_path / "items.json"))
+    assert_every_stored_object_is_found(tmp_path, collection)
+    # Each extracted file is byte for byte the zip's member, as the API serves the zip.
+    url = order["deliveries"][0]["_links"]["download"]["href"]
+    with zipfile.ZipFile(io.BytesIO(api.get(url).content)) as archive:
+        members = {name.rsplit("/", 1)[-1]: md5(archive.read(name)) for name in archive.namelist()}
+    for asset in collection.items[0].assets.values():
+        assert md5(Path(asset.href).read_bytes()) == members[Path(asset.href).name]
+
+
+def test_items_by_id_find_their_order(api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path) -> None:
+    """Without an order id, the catalogue feature names the order, whose id and price the item keeps."""
+    order = delivered_order(api)
+    item_id = order["deliveries"][0]["_links"]["download"]["href"].rsplit("/", 2)[-2]
+    (entry,) = OneAtlasDownloadOperator(task_id="download", item_ids=[item_id], destination=str(tmp_path)).execute(
+        context
+    )
+    doc = json.loads(Path(entry["stac_item"]).read_text())
+    validate_item(doc)
+    assert doc["properties"]["oneatlas:order_id"] == order["id"]
+    assert doc["properties"]["oneatlas:order_credits"] == order["price"]
+
+
+def test_stac_can_be_turned_off(api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path) -> None:
+    order = delivered_order(api)
+    (entry,) = OneAtlasDownloadOperator(
+        task_id="download", order_id=order["id"], destination=str(tmp_path), stac=False
+    ).execute(context)
+    assert "stac_item" not in entry
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{entry['item_id']}.zip", f"{entry['item_id']}.zip.md5"]
