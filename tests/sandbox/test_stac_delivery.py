@@ -93,7 +93,7 @@ def assert_every_stored_object_is_found(root: Path, collection: pystac.ItemColle
 
 
 def test_download_writes_valid_items_and_the_runs_item_collection(
-    api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path
+    api: Api, oneatlas_conn: str, context: Any, tmp_path: Path
 ) -> None:
     from airflow.sdk import Asset
 
@@ -142,9 +142,7 @@ def test_download_writes_valid_items_and_the_runs_item_collection(
     )
 
 
-def test_extracted_delivery_lists_each_file(
-    api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path
-) -> None:
+def test_extracted_delivery_lists_each_file(api: Api, oneatlas_conn: str, context: Any, tmp_path: Path) -> None:
     order = delivered_order(api)
     stored = OneAtlasDownloadOperator(
         task_id="download", order_id=order["id"], destination=str(tmp_path), extract=True
@@ -166,7 +164,7 @@ def test_extracted_delivery_lists_each_file(
         assert md5(Path(asset.href).read_bytes()) == members[Path(asset.href).name]
 
 
-def test_items_by_id_find_their_order(api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path) -> None:
+def test_items_by_id_find_their_order(api: Api, oneatlas_conn: str, context: Any, tmp_path: Path) -> None:
     """Without an order id, the catalogue feature names the order, whose id and price the item keeps."""
     order = delivered_order(api)
     item_id = order["deliveries"][0]["_links"]["download"]["href"].rsplit("/", 2)[-2]
@@ -179,7 +177,7 @@ def test_items_by_id_find_their_order(api: Api, oneatlas_conn: str, context: dic
     assert doc["properties"]["oneatlas:order_credits"] == order["price"]
 
 
-def test_stac_can_be_turned_off(api: Api, oneatlas_conn: str, context: dict[str, Any], tmp_path: Path) -> None:
+def test_stac_can_be_turned_off(api: Api, oneatlas_conn: str, context: Any, tmp_path: Path) -> None:
     order = delivered_order(api)
     (entry,) = OneAtlasDownloadOperator(
         task_id="download", order_id=order["id"], destination=str(tmp_path), stac=False
