@@ -38,6 +38,17 @@ def as_count(value: Any, field: str, *, upper: int = 10_000_000) -> int | None:
     return number
 
 
+def stac_target(value: Any) -> Any:
+    """The file to write the search's STAC items to; a bad one is refused naming ``stac_items``."""
+    from airflow_provider_oneatlas.operators.download import to_destination
+
+    try:
+        return to_destination(value)
+    except ValidationError as exc:
+        accepted = "a file: an ObjectStoragePath, an absolute path or a URL such as s3://aws_conn_id@bucket/items.json"
+        raise ValidationError("stac_items", exc.problem, accepted) from None
+
+
 class OneAtlasSearchOperator(OneAtlasBaseOperator):
     """Searches OneAtlas and returns compact image summaries, fit for dynamic task mapping.
 
@@ -71,6 +82,9 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
     :param max_results: stop reading the catalogue after this many raw results (default 10,000).
     :param include_footprint: keep each image's footprint polygon in the summaries (default True).
     :param skip_if_empty: raise ``AirflowSkipException`` when nothing is left (default False).
+    :param stac_items: also store the kept images as a STAC ItemCollection (quicklook and thumbnail
+        as assets) at this file: an ``ObjectStoragePath`` or URL (templated); its href is pushed as
+        the XCom ``stac_items``.
 
     Returns a list of dicts: ``id``, ``acquisition_date``, ``cloud_cover``, ``constellation``,
     ``platform``, ``processing_level``, ``resolution``, ``incidence_angle``, ``workspace_id``,
@@ -88,6 +102,7 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         "max_cloud_cover",
         "min_coverage",
         "limit",
+        "stac_items",
     )
     template_fields_renderers = {"aoi": "json"}
     ui_color = "#a6c8ff"
@@ -117,9 +132,13 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         max_results: int = 10_000,
         include_footprint: bool = True,
         skip_if_empty: bool = False,
+        stac_items: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.stac_items = stac_items
+        if stac_items is not None and not is_templated(stac_items):
+            stac_target(stac_items)
         self.aoi = aoi
         self.acquisition_date = acquisition_date
         self.relation = relation
@@ -205,6 +224,7 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
 
             coverage = coverage_against(aoi_shape)  # the AOI is parsed once, not once per image
         kept: list[dict[str, Any]] = []
+        features: dict[str, dict[str, Any]] = {}  # the raw results kept, for the STAC items
         seen = 0
         for image in self.hook.iter_search(query, max_results=self.max_results):
             seen += 1
@@ -218,12 +238,20 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
             if not self.include_footprint:
                 summary.pop("footprint", None)
             kept.append(summary)
+            features[image.id] = image.raw
         if self.newest_first:
             kept.sort(key=lambda s: (s.get("acquisition_date") or "", s["id"]), reverse=True)
         self.log.info("OneAtlas search: %d results read, %d kept by the filters", seen, len(kept))
         if limit is not None and len(kept) > limit:
             self.log.info("Keeping the first %d of %d images (limit)", limit, len(kept))
             kept = kept[:limit]
+        if self.stac_items is not None:
+            from airflow_provider_oneatlas.stac.collections import public_href, write_search_items
+
+            target = stac_target(self.stac_items)
+            count = write_search_items(target, [features[s["id"]] for s in kept])
+            self.log.info("Stored %d search results as STAC items in %s", count, target)
+            context["ti"].xcom_push(key="stac_items", value=public_href(target))
         if not kept and self.skip_if_empty:
             raise AirflowSkipException("No OneAtlas image matches the search and the filters")
         return kept

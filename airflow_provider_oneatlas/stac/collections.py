@@ -115,3 +115,21 @@ def load_item_collection(href: str) -> pystac.ItemCollection:
     import pystac
 
     return pystac.ItemCollection.from_file(href)
+
+
+def write_search_items(path: Any, features: Iterable[Mapping[str, Any]]) -> int:
+    """Write catalogue search results as an ItemCollection at ``path`` (replacing it); how many items.
+
+    A result that cannot be an Item (no footprint or no acquisition date) is left out with a warning.
+    """
+    from airflow_provider_oneatlas.stac.items import search_item
+
+    documents = []
+    for feature in features:
+        try:
+            documents.append(item_document(search_item(feature)))
+        except ValueError as exc:
+            log.warning("Search result left out of the STAC items: %s", exc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, to_json_bytes(item_collection_document(documents)))
+    return len(documents)

@@ -184,3 +184,36 @@ def test_stac_can_be_turned_off(api: Api, oneatlas_conn: str, context: Any, tmp_
     ).execute(context)
     assert "stac_item" not in entry
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{entry['item_id']}.zip", f"{entry['item_id']}.zip.md5"]
+
+
+def test_search_results_as_stac(api: Api, oneatlas_conn: str, context: Any, tmp_path: Path) -> None:
+    from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
+    from tests.conftest import TOULOUSE_FIELD
+
+    target = tmp_path / "search" / "items.json"
+    op = OneAtlasSearchOperator(
+        task_id="search", aoi=TOULOUSE_FIELD, processing_level="SENSOR", limit=3, stac_items=str(target)
+    )
+    summaries = op.execute(context)
+    assert len(summaries) == 3
+    assert context["ti"].xcoms["stac_items"] == str(target)
+    doc = json.loads(target.read_text())
+    validate_item_collection(doc)
+    collection = pystac.ItemCollection.from_file(str(target))
+    assert [item.id for item in collection] == [s["id"] for s in summaries]  # same images, same order
+    for item, summary in zip(collection, summaries, strict=True):
+        assert item.properties["eo:cloud_cover"] == summary["cloud_cover"]
+        assert item.properties["processing:level"] == "SENSOR"
+        for key, role in (("quicklook", "overview"), ("thumbnail", "thumbnail")):
+            asset = item.assets[key]
+            assert asset.roles == [role]
+            answer = api.get(asset.href)  # the API's own link: it needs the bearer token
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/")
+
+
+def test_search_stac_destination_is_checked_when_the_dag_is_parsed() -> None:
+    from airflow_provider_oneatlas.client.errors import ValidationError
+    from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
+
+    with pytest.raises(ValidationError, match=r"^stac_items: .*relative path"):
+        OneAtlasSearchOperator(task_id="search", stac_items="relative/items.json")
