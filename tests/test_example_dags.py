@@ -74,6 +74,12 @@ def test_downstream_is_scheduled_on_the_acquisition_asset(dagbag: Any) -> None:
     assert [a for _, a in downstream.timetable.asset_condition.iter_assets()] == [asset]
 
 
+def test_downstream_reads_stac_items(dagbag: Any) -> None:
+    downstream = dagbag.dags["oneatlas_downstream_etl"]
+    assert "stac_items" in downstream.params and "stac" in downstream.tags
+    assert downstream.get_task("inspect").map_index_template
+
+
 def test_multi_aoi_is_mapped(dagbag: Any) -> None:
     dag = dagbag.dags["oneatlas_multi_aoi"]
     for task_id in ("search", "order", "wait", "download"):
@@ -82,7 +88,8 @@ def test_multi_aoi_is_mapped(dagbag: Any) -> None:
 
 
 def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> None:
-    """Parsing runs in the scheduler's DAG processor again and again: it must stay light."""
+    """Parsing runs in the scheduler's DAG processor again and again: it must stay light (no pystac
+    either: the downstream DAG and the download operator import it only when a task runs)."""
     script = textwrap.dedent(
         """
         import json, sys
@@ -90,7 +97,7 @@ def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> 
         bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[1], include_examples=False)
         heavy = sorted(
             m for m in sys.modules
-            if m.split(".")[0] in ("shapely", "pyproj")
+            if m.split(".")[0] in ("shapely", "pyproj", "pystac")
             or m.startswith("airflow_provider_oneatlas.sandbox")
             or m == "airflow_provider_oneatlas.client.geometry"
         )
