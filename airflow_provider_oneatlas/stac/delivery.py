@@ -85,7 +85,8 @@ def write_delivery_items(hook: Any, root: Any, stored: list[dict[str, Any]], *, 
     """Write a STAC item beside each stored delivery and the run's ItemCollection.
 
     ``stored`` is the download operator's result (``item_id``, ``path``, ``size``, ``md5``, and
-    ``files`` when extracted); each entry gains ``"stac_item"``, the href of its item. Returns
+    ``files`` when extracted); each entry gains ``"stac_item"``, the href of its item (or
+    ``"stac_error"`` when neither the DIMAP nor the catalogue describes it). Returns
     ``{"items": [hrefs], "collection": href}``.
     """
     orders: dict[str, Any] = {order.id: order} if order is not None else {}
@@ -119,14 +120,21 @@ def write_delivery_items(hook: Any, root: Any, stored: list[dict[str, Any]], *, 
                     orders[order_id] = None
             this_order = orders[order_id]
         target = root / f"{item_id}.json"
-        item = delivery_item(
-            item_id,
-            stored=files,
-            feature=feature,
-            dimap=dimap,
-            order=order_info(this_order, item_id) if this_order is not None else None,
-            self_href=public_href(target),
-        )
+        try:
+            item = delivery_item(
+                item_id,
+                stored=files,
+                feature=feature,
+                dimap=dimap,
+                order=order_info(this_order, item_id) if this_order is not None else None,
+                self_href=public_href(target),
+            )
+        except ValueError as exc:
+            # The delivery itself is stored and verified: a missing STAC item must not undo it, nor
+            # make a retry download again; the entry says why it has no item.
+            log.warning("No STAC item for %s: %s", item_id, exc)
+            entry["stac_error"] = str(exc)
+            continue
         document = item_document(item)
         write_atomically(target, to_json_bytes(document))
         entry["stac_item"] = public_href(target)

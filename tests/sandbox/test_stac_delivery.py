@@ -217,3 +217,21 @@ def test_search_stac_destination_is_checked_when_the_dag_is_parsed() -> None:
 
     with pytest.raises(ValidationError, match=r"^stac_items: .*relative path"):
         OneAtlasSearchOperator(task_id="search", stac_items="relative/items.json")
+
+
+def test_a_delivery_nothing_describes_is_kept_without_an_item(
+    api: Api, oneatlas_conn: str, context: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No DIMAP in the zip and no catalogue answer: the verified zip stays, the entry says why."""
+    from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
+    from airflow_provider_oneatlas.stac import delivery
+
+    order = delivered_order(api)
+    monkeypatch.setattr(delivery, "read_dimap_from_zip", lambda source: None)
+    monkeypatch.setattr(OneAtlasHook, "search", lambda self, **filters: SimpleNamespace(features=()))
+    (entry,) = OneAtlasDownloadOperator(task_id="download", order_id=order["id"], destination=str(tmp_path)).execute(
+        context
+    )
+    assert "stac_item" not in entry and "footprint" in entry["stac_error"]
+    assert (tmp_path / f"{entry['item_id']}.zip").is_file()
+    assert json.loads((tmp_path / "items.json").read_text())["features"] == []
