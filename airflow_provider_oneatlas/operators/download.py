@@ -145,6 +145,8 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(stac, bool):
+            raise ValidationError("stac", f"{stac!r} is not True or False", "stac=True (write STAC items) or False")
         self.stac = stac
         self._order: Any = None  # the delivered order, read in _downloads
         if (order_id is None) == (item_ids is None):

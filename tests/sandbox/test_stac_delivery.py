@@ -235,3 +235,10 @@ def test_a_delivery_nothing_describes_is_kept_without_an_item(
     assert "stac_item" not in entry and "footprint" in entry["stac_error"]
     assert (tmp_path / f"{entry['item_id']}.zip").is_file()
     assert json.loads((tmp_path / "items.json").read_text())["features"] == []
+
+
+def test_stac_must_be_a_boolean() -> None:
+    from airflow_provider_oneatlas.client.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"^stac: 'yes' is not True or False"):
+        OneAtlasDownloadOperator(task_id="d", order_id="abc-123", destination="/tmp/x", stac="yes")  # type: ignore[arg-type]
