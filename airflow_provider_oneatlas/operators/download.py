@@ -120,6 +120,8 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         ranges (default 8; memory stays below ``connections`` x 8 MiB); 1 forces a single stream.
     :param stac: write a STAC Item beside each stored delivery (``<item id>.json``) and the run's
         ItemCollection (``items.json``) in the destination (default True; see ``docs/stac.md``).
+    :param cog: with ``extract=True``, also convert each image to a Cloud-Optimized GeoTIFF
+        (``<image>.cog.tif``) added to its STAC Item (default False; needs the ``cog`` extra).
 
     Returns a list of ``{"item_id", "path", "size", "md5"}``, with ``"skipped": True`` for an item
     already stored, ``"files"`` when extracted, and ``"stac_item"`` (its STAC Item's href).
@@ -142,12 +144,16 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         max_extract_size: int = 64 * 1024**3,
         connections: int = DEFAULT_CONNECTIONS,
         stac: bool = True,
+        cog: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if not isinstance(stac, bool):
             raise ValidationError("stac", f"{stac!r} is not True or False", "stac=True (write STAC items) or False")
         self.stac = stac
+        if cog is not False and (cog is not True or not (extract and stac)):
+            raise ValidationError("cog", f"{cog!r} needs extract=True and stac=True", "cog=True with extract=True")
+        self.cog = cog
         self._order: Any = None  # the delivered order, read in _downloads
         if (order_id is None) == (item_ids is None):
             raise ValidationError(
@@ -201,6 +207,12 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         return pairs
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        if self.cog:
+            from airflow_provider_oneatlas.stac.cog import cog_available
+
+            if not cog_available():  # checked before any bandwidth is spent
+                extra = "pip install 'airflow-provider-oneatlas[cog]'"
+                raise ValidationError("cog", "rio-cogeo is not installed", extra)
         root = prepare_destination(self.destination)
         stored = []
         for item_id, url in self._downloads():
@@ -212,7 +224,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         if self.stac and stored:  # after every object is in place and verified
             from airflow_provider_oneatlas.stac.delivery import write_delivery_items
 
-            write_delivery_items(self.hook, root, stored, order=self._order)
+            write_delivery_items(self.hook, root, stored, order=self._order, cog=self.cog)
         if stored:
             self.oneatlas_stored_url = stored[0]["path"] if stored[0]["path"].startswith(("http", "https")) else None
         self._stored = stored

@@ -7,6 +7,7 @@ Airflow's ``ObjectStoragePath`` and ``pathlib.Path`` both fit, so this module ne
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import random
@@ -53,6 +54,25 @@ def write_atomically(path: Any, data: bytes) -> None:
         with contextlib.suppress(Exception):
             partial.unlink()
         raise
+
+
+def copy_atomically(path: Any, local_file: Any) -> tuple[int, str]:
+    """Stream a local file to ``path`` (temporary name, then rename); its size and md5."""
+    digest = hashlib.md5()  # noqa: S324 - the checksum STAC records, not a security use
+    size = 0
+    partial = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
+    try:
+        with open(local_file, "rb") as source, partial.open("wb") as sink:
+            while block := source.read(8 * 1024 * 1024):
+                digest.update(block)
+                size += len(block)
+                sink.write(block)
+        partial.rename(path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            partial.unlink()
+        raise
+    return size, digest.hexdigest()
 
 
 def item_document(item: pystac.Item) -> dict[str, Any]:

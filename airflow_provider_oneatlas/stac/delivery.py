@@ -81,12 +81,16 @@ def _dimap_of_folder(folder: Any, names: Sequence[str], item_id: str) -> DimapMe
         return None
 
 
-def write_delivery_items(hook: Any, root: Any, stored: list[dict[str, Any]], *, order: Any = None) -> dict[str, Any]:
+def write_delivery_items(
+    hook: Any, root: Any, stored: list[dict[str, Any]], *, order: Any = None, cog: bool = False
+) -> dict[str, Any]:
     """Write a STAC item beside each stored delivery and the run's ItemCollection.
 
     ``stored`` is the download operator's result (``item_id``, ``path``, ``size``, ``md5``, and
     ``files`` when extracted); each entry gains ``"stac_item"``, the href of its item (or
-    ``"stac_error"`` when neither the DIMAP nor the catalogue describes it). Returns
+    ``"stac_error"`` when neither the DIMAP nor the catalogue describes it). With ``cog``, the images
+    of extracted deliveries are converted to Cloud-Optimized GeoTIFFs added to the items (``"cogs"``:
+    their hrefs; ``"cog_error"`` when a conversion fails). Returns
     ``{"items": [hrefs], "collection": href}``.
     """
     orders: dict[str, Any] = {order.id: order} if order is not None else {}
@@ -135,6 +139,15 @@ def write_delivery_items(hook: Any, root: Any, stored: list[dict[str, Any]], *, 
             log.warning("No STAC item for %s: %s", item_id, exc)
             entry["stac_error"] = str(exc)
             continue
+        if cog and "files" in entry:
+            from airflow_provider_oneatlas.stac.cog import add_cog_assets
+
+            images = {public_href(folder / name): folder / name for name in names}
+            try:
+                entry["cogs"] = add_cog_assets(item, images)
+            except Exception as exc:  # GDAL raises many kinds; the extracted delivery stays valid
+                log.warning("No Cloud-Optimized GeoTIFF for %s: %s", item_id, exc)
+                entry["cog_error"] = str(exc)
         document = item_document(item)
         write_atomically(target, to_json_bytes(document))
         entry["stac_item"] = public_href(target)
