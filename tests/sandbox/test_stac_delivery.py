@@ -242,3 +242,69 @@ def test_stac_must_be_a_boolean() -> None:
 
     with pytest.raises(ValidationError, match=r"^stac: 'yes' is not True or False"):
         OneAtlasDownloadOperator(task_id="d", order_id="abc-123", destination="/tmp/x", stac="yes")  # type: ignore[arg-type]
+
+
+def test_cog_of_a_real_jpeg2000_delivery(
+    api: Api, sandbox: Any, oneatlas_conn: str, context: Any, tmp_path: Path
+) -> None:
+    """The sandbox serves a delivery whose image is a real JPEG 2000 over the delivered footprint:
+    cog=True adds a valid Cloud-Optimized GeoTIFF of the same pixels to the item."""
+    import rasterio
+    from rio_cogeo.cogeo import cog_validate
+    from shapely.geometry import shape
+
+    from airflow_provider_oneatlas.sandbox.dimap import dimap_document
+    from tests.unit.stac.test_cog import write_jp2
+
+    order = delivered_order(api)
+    item_id = order["deliveries"][0]["_links"]["download"]["href"].rsplit("/", 2)[-2]
+    state = sandbox.state
+    feature = state.catalog.get(item_id)
+    size = state.config.download_size
+    source = write_jp2(tmp_path / f"IMG_{item_id}_R1C1.JP2", shape(feature["geometry"]).bounds)
+    real = tmp_path / "real.zip"
+    with zipfile.ZipFile(real, "w") as archive:
+        archive.writestr(f"{item_id}/DIM_{item_id}.XML", dimap_document(item_id, size, feature))
+        archive.write(source, f"{item_id}/{source.name}")
+    with state.lock:  # what the download route serves for this item from now on
+        state.files[(item_id, size)] = (real, md5(real.read_bytes()), real.stat().st_size)
+
+    root = tmp_path / "imagery"
+    (entry,) = OneAtlasDownloadOperator(
+        task_id="download", order_id=order["id"], destination=str(root), extract=True, cog=True
+    ).execute(context)
+
+    cog_path = root / item_id / item_id / f"IMG_{item_id}_R1C1.cog.tif"
+    assert "cog_error" not in entry and entry["cogs"] == [str(cog_path)]
+    doc = json.loads(Path(entry["stac_item"]).read_text())
+    validate_item(doc)
+    cog = doc["assets"]["image_cog"]
+    assert cog["href"] == str(cog_path) and cog["proj:code"] == "EPSG:4326"
+    assert cog_validate(str(cog_path), quiet=True)[0]
+    with rasterio.open(source) as jp2, rasterio.open(cog_path) as tif:
+        assert (jp2.read() == tif.read()).all() and tif.transform == jp2.transform
+    collection = pystac.ItemCollection.from_file(str(root / "items.json"))
+    assert_every_stored_object_is_found(root, collection)  # the COG included, md5 and size checked
+
+
+def test_cog_failure_keeps_the_delivery(api: Api, oneatlas_conn: str, context: Any, tmp_path: Path) -> None:
+    """The sandbox's usual images are not real JPEG 2000: the conversion fails, the item stays."""
+    order = delivered_order(api)
+    (entry,) = OneAtlasDownloadOperator(
+        task_id="download", order_id=order["id"], destination=str(tmp_path), extract=True, cog=True
+    ).execute(context)
+    assert entry["cog_error"] and "cogs" not in entry
+    doc = json.loads(Path(entry["stac_item"]).read_text())
+    validate_item(doc)
+    assert set(doc["assets"]) == {"metadata", "image"}
+    assert not list(tmp_path.rglob("*.cog.tif")) and not list(tmp_path.rglob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    "options", [{"cog": True}, {"cog": True, "extract": True, "stac": False}, {"cog": "yes", "extract": True}]
+)
+def test_cog_needs_extracted_stac_items(options: dict[str, Any]) -> None:
+    from airflow_provider_oneatlas.client.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"^cog: .* needs extract=True and stac=True"):
+        OneAtlasDownloadOperator(task_id="d", order_id="abc-123", destination="/tmp/x", **options)
