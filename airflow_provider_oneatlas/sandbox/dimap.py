@@ -50,7 +50,7 @@ _EARTH_RADIUS_KM = 6371.0
 def _text(parent: ET.Element, tag: str, value: Any = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attrs)
     if value is not None:
-        element.text = f"{value:.10g}" if isinstance(value, float) else str(value)
+        element.text = repr(value) if isinstance(value, float) else str(value)  # shortest exact form
     return element
 
 
