@@ -19,6 +19,7 @@ from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
 from airflow_provider_oneatlas.operators.order import image_ids_of
+from airflow_provider_oneatlas.storage.s3 import open_sink as s3_sink
 
 DESTINATION_ACCEPTED = (
     "an ObjectStoragePath, an absolute local path, or a URL such as file:///data/imagery/ or "
@@ -237,7 +238,8 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
             if remote.md5 and recorded == remote.md5 and final.stat().st_size == remote.size:
                 self.log.info("%s is already stored with md5 %s: not downloading again", final, recorded)
                 return {"item_id": item_id, "path": str(final), "size": remote.size, "md5": recorded, "skipped": True}
-        with staged(final) as sink:
+        # S3: parts uploaded concurrently, completed only once verified; other schemes: staged.
+        with s3_sink(final) or staged(final) as sink:
             result = self.hook.download_item(
                 sink,
                 item_id if url is None else None,

@@ -1,0 +1,1 @@
+"""Where downloads land: object-storage helpers of the operators."""
