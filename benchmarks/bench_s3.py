@@ -15,7 +15,10 @@ moto is slow and keeps every object). In the same run, alternating which goes fi
 - for information, what the operator did before: ``ObjectStoragePath.open("wb")`` fed from the local
   file (s3fs uploads the parts of one file one after the other).
 
-Prints both throughputs and the ratio, PASS/FAIL against the goal (provider >= 0.9x boto3). Checks
+Prints both throughputs and the ratio, PASS/FAIL against the goal (provider >= 0.9x boto3), and the
+CPU seconds per GB each side cost this process, the sandbox and moto (on a machine short of cores,
+throughput follows CPU: the provider also receives the download, hashes it and has the sandbox
+serve it, where the reference reads a local file). Both sides run with the same disk-watch thread. Checks
 (PASS/FAIL) that the object stored is intact (md5), that no multipart upload is left, and that no
 temporary full copy touched local disk while the provider streamed: this process's temporary
 directory is a private, watched one, and every file this process holds open is checked, including
@@ -189,6 +192,36 @@ class MotoProcess:
         self.process = None
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, every thread) of this process or of child ``pid`` so far."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by this process, the sandbox and moto during a block, added up per side."""
+
+    def __init__(self, sandbox_pid: int, moto_pid: int) -> None:
+        self.pids = {"this process": None, "sandbox": sandbox_pid, "moto": moto_pid}
+        self.totals: dict[str, dict[str, float]] = {}
+
+    def measure(self, side: str) -> Any:
+        meter = self
+
+        class Block:
+            def __enter__(self) -> None:
+                self.start = {name: cpu_seconds(pid) for name, pid in meter.pids.items()}
+
+            def __exit__(self, *exc: object) -> None:
+                totals = meter.totals.setdefault(side, dict.fromkeys(meter.pids, 0.0))
+                for name, pid in meter.pids.items():
+                    totals[name] += cpu_seconds(pid) - self.start[name]
+
+        return Block()
+
+
 def s3_md5(s3: Any, key: str) -> tuple[str, int]:
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
@@ -325,12 +358,17 @@ def main(argv: list[str] | None = None) -> int:
             client.download_item(sink, url=url)
 
         # Warm-up, untimed: the first ObjectStoragePath resolves the Airflow connection and builds
-        # the s3fs filesystem (imports, session); boto3's client is already built.
+        # the s3fs filesystem (imports, session), the provider's sink its boto3 client (kept for the
+        # process, as in a task storing several items); the reference's boto3 client is already built.
         warm = ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/warm-up")
         with warm.open("wb") as sink:
             sink.write(b"warm-up")
+        with open_sink(warm, connections=args.connections) as sink:  # and the provider's boto3 client
+            sink.write(b"warm-up")
         warm.unlink()
 
+        assert moto.process is not None
+        meter = CpuMeter(sandbox.pid, moto.process.pid)
         provider_rates: list[float] = []
         boto3_rates: list[float] = []
         largest_file = temp_peak = 0
@@ -345,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 key = f"{side}-{round_number}.zip"
                 if side == "provider":
                     path = ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/{key}")
-                    with DiskWatch(private_tmp) as watch:
+                    with DiskWatch(private_tmp) as watch, meter.measure(side):
                         started = time.perf_counter()
                         # What the download operator does for an s3:// destination.
                         with open_sink(path, connections=args.connections) as sink:
@@ -366,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
                             sink.write(block)
                     s3fs_rates.append(size / (time.perf_counter() - started) / MB)
                 else:
-                    started = time.perf_counter()
-                    s3.upload_file(str(local), BUCKET, key)
+                    # The same watch thread as the provider's (ignored here): both sides carry its cost.
+                    with DiskWatch(private_tmp), meter.measure(side):
+                        started = time.perf_counter()
+                        s3.upload_file(str(local), BUCKET, key)
                     boto3_rates.append(size / (time.perf_counter() - started) / MB)
                 s3.delete_object(Bucket=BUCKET, Key=key)
             print(
@@ -387,12 +427,25 @@ def main(argv: list[str] | None = None) -> int:
             f"(goal >= {GOAL_RATIO:.2f}x): {verdict(fast)}",
             flush=True,
         )
-        print(f"    every round, provider/boto3 MB/s: {spread}", flush=True)
+        paired = sorted(p / b for p, b in zip(provider_rates, boto3_rates, strict=True))
+        print(
+            f"    every round, provider/boto3 MB/s: {spread}; ratio within each round: "
+            f"{', '.join(f'{r:.2f}' for r in paired)} (median {paired[len(paired) // 2]:.2f})",
+            flush=True,
+        )
         print(
             f"    before (ObjectStoragePath.open('wb'): s3fs uploads one part at a time), fed from the local file: "
             f"{max(s3fs_rates):.1f} MB/s -> provider {max(provider_rates) / max(s3fs_rates):.2f}x of it",
             flush=True,
         )
+        for side, totals in meter.totals.items():
+            gigabytes = size * args.rounds / 1e9
+            print(
+                f"    CPU per GB stored, {side}: "
+                + ", ".join(f"{name} {seconds / gigabytes:.1f} s" for name, seconds in totals.items())
+                + f" (total {sum(totals.values()) / gigabytes:.1f} s)",
+                flush=True,
+            )
         left = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
         intact = intact and not left
         failures += not intact
