@@ -166,6 +166,12 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def child_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         client = make_client(sandbox.base_url)
         _, url, truth = delivered_item(client, sandbox.base_url)
         token = client.transport.token().access_token
+        args.sandbox_pid = sandbox.pid
         if args.only != "b":
             failures += part_a(args, client, url, token, truth, work)
         if args.only != "a":
@@ -226,6 +233,7 @@ def part_a(args: argparse.Namespace, client: Any, url: str, token: str, truth: d
     provider_rates: list[float] = []
     curl_md5_rates: list[float] = []
     md5_rates: list[float] = []
+    cores: list[tuple[float, float]] = []  # CPU cores kept busy by the provider and by the sandbox
     for round_number in range(args.rounds):
         sides = ["curl", "provider", "curl+md5sum"]
         if round_number % 2:
@@ -242,7 +250,14 @@ def part_a(args: argparse.Namespace, client: Any, url: str, token: str, truth: d
                 curl_md5_rates.append(size / run_curl_md5(url, token, curl_file) / MB)
                 curl_file.unlink()
             else:
+                cpu_before = (time.process_time(), child_cpu(args.sandbox_pid))
                 seconds, result, stats = run_provider(client, url, provider_file, connections=1)
+                cores.append(
+                    (
+                        (time.process_time() - cpu_before[0]) / seconds,
+                        (child_cpu(args.sandbox_pid) - cpu_before[1]) / seconds,
+                    )
+                )
                 if not (result.verified and result.md5 == truth["md5"] and stats.mode == "single"):
                     raise RuntimeError(f"provider download not verified: {result} {stats}")
                 provider_rates.append(size / seconds / MB)
@@ -269,6 +284,13 @@ def part_a(args: argparse.Namespace, client: Any, url: str, token: str, truth: d
         f"{max(provider_rates) / max(curl_rates):.2f}x "
         f"curl (which checks nothing); same work (md5 of every byte): curl+md5sum {max(curl_md5_rates):.1f} MB/s "
         f"-> provider {max(provider_rates) / max(curl_md5_rates):.2f}x",
+        flush=True,
+    )
+    best = provider_rates.index(max(provider_rates))
+    print(
+        f"    cores busy during the provider's best round: provider {cores[best][0]:.2f} (md5 thread, "
+        f"reading, writing), sandbox {cores[best][1]:.2f} (serving), of {os.cpu_count()} on this machine, "
+        f"shared with everything else running (load average {os.getloadavg()[0]:.1f})",
         flush=True,
     )
     print(
