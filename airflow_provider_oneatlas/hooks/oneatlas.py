@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         WmtsCapabilities,
     )
     from airflow_provider_oneatlas.client.ordering import Placement
+    from airflow_provider_oneatlas.client.progress import TransferProgress
     from airflow_provider_oneatlas.client.search import SearchOutcome
 
 #: Extras understood by the connection (anything else is refused, so typos do not pass silently).
@@ -398,7 +399,8 @@ class OneAtlasHook(BaseHook):
         url: str | None = None,
         verify_checksum: bool = True,
         connections: int = DEFAULT_CONNECTIONS,
+        progress: TransferProgress | None = None,
     ) -> DownloadResult:
         return self.client.download_item(
-            sink, item_id, url=url, verify_checksum=verify_checksum, connections=connections
+            sink, item_id, url=url, verify_checksum=verify_checksum, connections=connections, progress=progress
         )
