@@ -21,6 +21,7 @@ from airflow_provider_oneatlas.client.config import (
     normalize_base_url,
 )
 from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
+from airflow_provider_oneatlas.client.hints import missing_connection
 
 if TYPE_CHECKING:
     # The HTTP client (requests) is imported when a task runs, never when a DAG file is parsed.
@@ -127,6 +128,7 @@ def config_from_connection(conn: Any) -> ClientConfig:
         items = trusted.split(",") if isinstance(trusted, str) else list(trusted)
         kwargs["trusted_origins"] = frozenset(normalize_base_url(i, field_name="trusted_origins") for i in items)
 
+    kwargs["source"] = f"the Airflow connection {conn.conn_id!r}"
     base = _base_url(conn)
     if base:
         config = ClientConfig.for_base_url(api_key, base, **kwargs)
@@ -226,7 +228,15 @@ class OneAtlasHook(BaseHook):
 
     @cached_property
     def config(self) -> ClientConfig:
-        return config_from_connection(self.get_connection(self.oneatlas_conn_id))
+        return config_from_connection(self._connection())
+
+    def _connection(self) -> Any:
+        from airflow.exceptions import AirflowNotFoundException
+
+        try:
+            return self.get_connection(self.oneatlas_conn_id)
+        except AirflowNotFoundException as exc:  # Airflow's "isn't defined" says nothing about how
+            raise AirflowNotFoundException(missing_connection(self.oneatlas_conn_id)) from exc
 
     @cached_property
     def client(self) -> OneAtlasClient:
@@ -253,7 +263,7 @@ class OneAtlasHook(BaseHook):
             with contextlib.suppress(AirflowNotFoundException):
                 conn = await getter(self.oneatlas_conn_id)
         if conn is None:
-            conn = await sync_to_async(self.get_connection)(self.oneatlas_conn_id)
+            conn = await sync_to_async(self._connection)()
         return config_from_connection(conn)
 
     def get_async_client(self, config: ClientConfig) -> AsyncOneAtlasClient:
