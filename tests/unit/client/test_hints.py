@@ -135,3 +135,21 @@ def test_the_wait_logs_how_long_it_waited_with_each_status(
     assert re.fullmatch(rf"OneAtlas order {order.id} is delivered \(waited \d s\)", lines[-1]), lines
     assert re.fullmatch(rf"OneAtlas order {order.id} is \w+ \(waited 0 s\)", lines[0]), lines
     assert len(lines) == len({line.split(" (")[0] for line in lines})  # one line per status change
+
+
+def test_the_trigger_logs_how_long_it_waited_with_each_status(
+    oneatlas_conn: str, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tests.operators.test_trigger import first_event, place_order
+
+    order_id = place_order(oneatlas_conn, ref="trigger-wait-log")
+    caplog.set_level(logging.INFO)
+    capfd.readouterr()
+    assert first_event(OneAtlasOrderTrigger([order_id], oneatlas_conn, poll_interval=0.05))["status"] == "success"
+    out = capfd.readouterr()
+    text = out.out + out.err + "\n".join(r.getMessage() for r in caplog.records)
+    statuses = re.findall(rf"OneAtlas order {order_id} is (\w+) \(waited (\d+) s\)", text)
+    assert statuses and statuses[-1][0] == "delivered", text[-2000:]
+    assert [s for s, _ in statuses] == list(dict.fromkeys(s for s, _ in statuses))  # once per change
