@@ -346,6 +346,7 @@ class OneAtlasHook(BaseHook):
         tags: Sequence[str] | None = None,
         budget: float | None = None,
         skip_already_ordered: bool = True,
+        **spend: Any,
     ) -> Placement:
         """Order exactly once under ``customer_ref``, within ``budget`` and the balance.
 
@@ -353,7 +354,9 @@ class OneAtlasHook(BaseHook):
         again; with ``skip_already_ordered``, images an earlier order bought for the same AOI and
         options (any run, any DAG) are left out, and when all were, nothing is ordered
         (``Placement.order`` is None). Raises ``BudgetExceededError`` or ``NotOrderableError``
-        before anything is ordered.
+        before anything is ordered. ``spend``: ``budgets`` (period and run budgets, see
+        ``client/budgets.py``), ``max_price`` (an approved price), ``images`` (search summaries for
+        the preflight), ``spend_lock``, ``now``.
         """
         return self.client.place_order(
             products,
@@ -363,6 +366,7 @@ class OneAtlasHook(BaseHook):
             budget=budget,
             skip_already_ordered=skip_already_ordered,
             log=self.log,
+            **spend,
         )
 
     def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:
