@@ -20,6 +20,11 @@ EXPECTED_TASKS = {
     "oneatlas_acquisition": {"search", "order", "wait", "download", "summary"},
     "oneatlas_downstream_etl": {"deliveries", "inspect", "report"},
     "oneatlas_multi_aoi": {"plan_searches", "search", "plan_orders", "order", "wait", "download", "summary"},
+    "oneatlas_fields": {
+        f"{field}.{step}"
+        for field in ("north", "south", "east")
+        for step in ("search", "quote", "approve", "order", "wait", "download")
+    },
 }
 
 
@@ -111,3 +116,16 @@ def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> 
     assert report["errors"] == {}
     assert report["dags"] == sorted(EXPECTED_TASKS)
     assert report["heavy"] == [], f"parsing the example DAGs imported {report['heavy']}"
+
+
+def test_fields_uses_the_factory_with_one_run_budget(dagbag: Any) -> None:
+    dag = dagbag.dags["oneatlas_fields"]
+    for name, param in dag.params.items():
+        assert param.schema.get("title") and param.description, name
+    for field in ("north", "south", "east"):
+        order = dag.get_task(f"{field}.order")
+        assert order.pool == "oneatlas_orders"  # the run budget's orders are serialised
+        assert {f"{field}.search", f"{field}.approve"} <= order.upstream_task_ids
+        assert order.run_budget == "{{ params.run_budget_credits }}" and order.destination
+        assert dag.get_task(f"{field}.wait").deferrable is True
+        assert dag.get_task(f"{field}.search").processing_level == "SENSOR"

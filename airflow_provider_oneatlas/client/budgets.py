@@ -200,3 +200,11 @@ def check_budgets(client: OneAtlasClient, budgets: Iterable[Budget], cost: float
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def budget_statuses(
+    client: OneAtlasClient, budgets: Iterable[Budget], now: datetime | None = None
+) -> list[BudgetStatus]:
+    """What was spent under each budget (in its current period), for a person deciding a purchase."""
+    moment = now or utcnow()
+    return [BudgetStatus(budget, spent(client, budget, moment)) for budget in budgets]

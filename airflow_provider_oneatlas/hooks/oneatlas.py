@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     # The HTTP client (requests) is imported when a task runs, never when a DAG file is parsed.
     from airflow_provider_oneatlas.client import api
     from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
+    from airflow_provider_oneatlas.client.budgets import Budget, BudgetStatus
     from airflow_provider_oneatlas.client.client import OneAtlasClient
     from airflow_provider_oneatlas.client.download import RemoteFile
     from airflow_provider_oneatlas.client.models import (
@@ -368,6 +369,12 @@ class OneAtlasHook(BaseHook):
             log=self.log,
             **spend,
         )
+
+    def budget_statuses(self, budgets: Sequence[Budget]) -> list[BudgetStatus]:
+        """What was spent under each budget in its current period (read from the account's orders)."""
+        from airflow_provider_oneatlas.client.budgets import budget_statuses
+
+        return budget_statuses(self.client, budgets)
 
     def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:
         """Poll until delivered; ``OrderFailedError`` if it fails, ``OrderWaitTimeoutError`` after
