@@ -51,6 +51,7 @@ FIELDS = {
     "east": field(1.40, 43.55, 1.46, 43.59),
 }
 
+# --8<-- [start:COMMON]
 COMMON: dict[str, Any] = {
     "destination": "{{ params.destination.rstrip('/') }}",
     "oneatlas_conn_id": "{{ params.conn_id }}",
@@ -69,6 +70,7 @@ COMMON: dict[str, Any] = {
     "approval_timeout": timedelta(hours=24),
     "poll_interval": "{{ params.poll_interval }}",
 }
+# --8<-- [end:COMMON]
 
 with DAG(
     dag_id="oneatlas_fields",
@@ -166,5 +168,7 @@ with DAG(
         ),
     },
 ) as dag:
+    # --8<-- [start:GROUPS]
     for name, aoi in FIELDS.items():
         oneatlas_acquisition_group(name, aoi, **COMMON)
+    # --8<-- [end:GROUPS]
