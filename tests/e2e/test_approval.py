@@ -11,8 +11,8 @@ One DAG of four fields from ``oneatlas_acquisition_group`` with ``approval_above
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
 import textwrap
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import connection_json
-from tests.e2e.conftest import EXAMPLE_DAGS
 from tests.e2e.stack import Airflow, http_json, new_airflow, start_api_server, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -71,20 +70,22 @@ with DAG("{DAG_ID}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz=
 '''
 
 
-@pytest.fixture
-def approval_airflow(airflow_db: Path, tmp_path: Path, sandbox_process: Any) -> Iterator[Airflow]:
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / f"{DAG_ID}.py").write_text(textwrap.dedent(DAG_FILE))
-    shutil.copy(EXAMPLE_DAGS / "oneatlas_assets.py", dags)  # nothing else: a quick DAG processor
+@contextlib.contextmanager
+def airflow_with_dags(airflow_db: Path, tmp_path: Path, sandbox: Any, dags: dict[str, str]) -> Iterator[Airflow]:
+    """A real Airflow whose DAGs folder holds only ``dags`` (name -> source), with the
+    ``oneatlas_orders`` pool of one slot and ``oneatlas_default`` on ``sandbox``."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    for name, source in dags.items():
+        (folder / name).write_text(textwrap.dedent(source))
     instance = new_airflow(
         airflow_db,
         tmp_path,
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__PARALLELISM="4",
         AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
-        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(sandbox_process.base_url),
+        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(sandbox.base_url),
     )
     try:
         instance.cli("dags", "reserialize")
@@ -96,6 +97,12 @@ def approval_airflow(airflow_db: Path, tmp_path: Path, sandbox_process: Any) -> 
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture
+def approval_airflow(airflow_db: Path, tmp_path: Path, sandbox_process: Any) -> Iterator[Airflow]:
+    with airflow_with_dags(airflow_db, tmp_path, sandbox_process, {f"{DAG_ID}.py": DAG_FILE}) as instance:
+        yield instance
 
 
 def respond(airflow: Airflow, task_id: str, option: str) -> Any:
