@@ -61,6 +61,12 @@ def test_the_body_shows_what_a_person_needs() -> None:
 
 
 def test_a_timeout_rejects_and_the_threshold_is_checked_early() -> None:
+    from airflow import __version__
+
+    if hitl_missing(__version__) is not None:  # Airflow 3.0: building the task is the parse-time error
+        with pytest.raises(RuntimeError, match=HITL_MIN_AIRFLOW):
+            OneAtlasApprovalOperator(task_id="approve", quote={}, approval_above=100)
+        return
     approve = OneAtlasApprovalOperator(task_id="approve", quote={}, approval_above=100, response_timeout=timedelta(1))
     assert approve.defaults == ["Reject"] and approve.options == ["Approve", "Reject"]
     with pytest.raises(ValueError, match="approval_above"):
