@@ -113,6 +113,51 @@ TUTORIAL_SEARCH_AOI = {
 }
 
 
+#: Airflow's own deprecation warning classes: errors in every test (the classes that exist in this Airflow).
+AIRFLOW_DEPRECATIONS = (
+    "airflow.exceptions.RemovedInAirflow4Warning",
+    "airflow.exceptions.AirflowProviderDeprecationWarning",
+    "airflow.utils.deprecation_tools.DeprecatedImportWarning",  # Airflow 3.1+
+)
+
+#: Deprecations raised inside Airflow's own providers, whatever DAG uses them: not ours to fix.
+#: apache-airflow-providers-common-compat (1.23) maps BaseBranchOperator to the deprecated
+#: airflow.operators.branch before the standard provider on Airflow < 3.2; any @task DAG triggers it.
+AIRFLOW_OWN_DEPRECATIONS = ("The `airflow.operators.branch.BaseBranchOperator`",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make Airflow's deprecation warnings errors: added here, once ``AIRFLOW_HOME`` is set, because
+    naming the classes in pyproject would import Airflow before this file runs."""
+    import importlib
+
+    for dotted in AIRFLOW_DEPRECATIONS:
+        module, _, name = dotted.rpartition(".")
+        try:
+            getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue  # not in this Airflow version
+        config.addinivalue_line("filterwarnings", f"error::{dotted}")
+    for message in AIRFLOW_OWN_DEPRECATIONS:
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")
+
+
+#: Fixtures that decide a test's tier, wherever the test file lives (the refactor moves files).
+E2E_FIXTURES = {"airflow", "celery_stack"}
+DAG_TEST_FIXTURES = {"run_dag", "example_dags"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tiers by what a test uses: real Airflow components -> e2e and slow; dag.test() -> dag_test."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
+        if fixtures & DAG_TEST_FIXTURES:
+            item.add_marker(pytest.mark.dag_test)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Keep each phase's report on the test item (``item.rep_call``), for fixtures that save evidence."""

@@ -26,9 +26,9 @@ EXPECTED_TASKS = {
 @pytest.fixture(scope="module")
 def dagbag() -> Any:
     """The example DAGs as the DAG processor sees them (the bundle folder is on ``sys.path``)."""
-    from airflow.models.dagbag import BundleDagBag
+    from tests.airflow_compat import bundle_dag_bag
 
-    return BundleDagBag(dag_folder=str(EXAMPLE_DAGS), bundle_path=EXAMPLE_DAGS, include_examples=False)
+    return bundle_dag_bag(EXAMPLE_DAGS, EXAMPLE_DAGS)
 
 
 def test_every_example_dag_imports(dagbag: Any) -> None:
@@ -86,8 +86,9 @@ def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> 
     script = textwrap.dedent(
         """
         import json, sys
-        from airflow.models.dagbag import BundleDagBag
-        bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[1], include_examples=False)
+        from pathlib import Path
+        from tests.airflow_compat import bundle_dag_bag
+        bag = bundle_dag_bag(sys.argv[1], Path(sys.argv[1]))
         heavy = sorted(
             m for m in sys.modules
             if m.split(".")[0] in ("shapely", "pyproj")
@@ -100,6 +101,7 @@ def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> 
     env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), AIRFLOW__CORE__LOAD_EXAMPLES="False")
     result = subprocess.run(
         [sys.executable, "-c", script, str(EXAMPLE_DAGS)],
+        cwd=str(EXAMPLE_DAGS.parent),
         env=env,
         capture_output=True,
         text=True,

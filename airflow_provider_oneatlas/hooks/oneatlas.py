@@ -11,8 +11,6 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_oneatlas.client.config import (
     DEFAULT_CONNECTIONS,
     SERVICES,
@@ -21,6 +19,7 @@ from airflow_provider_oneatlas.client.config import (
     normalize_base_url,
 )
 from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
+from airflow_provider_oneatlas.version_compat import BaseHook
 
 if TYPE_CHECKING:
     # The HTTP client (requests) is imported when a task runs, never when a DAG file is parsed.

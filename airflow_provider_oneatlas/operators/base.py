@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, XComArg
+from airflow.sdk import XComArg
 
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
+from airflow_provider_oneatlas.version_compat import BaseOperator
 
 
 def is_templated(value: Any) -> bool:

@@ -10,7 +10,6 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import Context, ObjectStoragePath
 
 from airflow_provider_oneatlas.client import query
@@ -19,6 +18,7 @@ from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
 from airflow_provider_oneatlas.operators.order import image_ids_of
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 DESTINATION_ACCEPTED = (
     "an ObjectStoragePath, an absolute local path, or a URL such as file:///data/imagery/ or "
@@ -287,7 +287,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                     # All or nothing: files already in place must not pass for a complete delivery.
                     for written in files:
                         with contextlib.suppress(Exception):
-                            ObjectStoragePath(written["path"]).unlink()
+                            ObjectStoragePath(str(written["path"])).unlink()
                     raise
         self.log.info("Extracted %d files of %s into %s", len(files), item_id, target_root)
         return {"item_id": item_id, "path": str(target_root), "size": result.size, "md5": result.md5, "files": files}

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client import query
@@ -23,6 +22,7 @@ from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, defau
 from airflow_provider_oneatlas.operators.search import as_number
 from airflow_provider_oneatlas.sensors.oneatlas import delivered_or_raise, handle_trigger_event
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 if TYPE_CHECKING:
     from airflow_provider_oneatlas.client.client import OneAtlasClient

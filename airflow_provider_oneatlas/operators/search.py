@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.exceptions import AirflowSkipException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.client.query import SearchQuery
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator, is_templated
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 
 
 def as_number(value: Any, field: str, *, lower: float, upper: float) -> float | None:

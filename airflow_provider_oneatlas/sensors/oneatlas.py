@@ -8,7 +8,6 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
 from airflow_provider_oneatlas.client.errors import OrderFailedError
@@ -16,6 +15,7 @@ from airflow_provider_oneatlas.client.query import check_id
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.operators.base import default_deferrable, is_templated
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 if TYPE_CHECKING:
     from airflow_provider_oneatlas.client.models import Order

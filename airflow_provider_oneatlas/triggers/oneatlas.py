@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from airflow.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oneatlas.client.errors import (
@@ -21,6 +20,7 @@ from airflow_provider_oneatlas.client.errors import (
     TransportError,
 )
 from airflow_provider_oneatlas.client.query import check_id
+from airflow_provider_oneatlas.version_compat import AirflowNotFoundException
 
 #: Errors that pass: the next poll may well succeed.
 TRANSIENT_ERRORS = (TransportError, ServerError, RateLimitedError)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 from airflow.sdk import PokeReturnValue
 
 from airflow_provider_oneatlas.client.errors import ValidationError
@@ -20,6 +19,7 @@ from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator, One
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+from airflow_provider_oneatlas.version_compat import AirflowFailException, AirflowSkipException, TaskDeferred
 from tests.conftest import TOULOUSE_FIELD, connection_json
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.exceptions import AirflowNotFoundException
 
 from airflow_provider_oneatlas.client.api import ProductSpec
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+from airflow_provider_oneatlas.version_compat import AirflowNotFoundException
 from tests.conftest import TOULOUSE_FIELD
 
 
