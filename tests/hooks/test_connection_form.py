@@ -28,7 +28,7 @@ def test_standard_fields_are_cut_to_what_the_provider_uses(form: Any) -> None:
     fields = form.standard_fields
     assert fields.login.hidden and fields.port.hidden and fields.url_schema.hidden
     assert fields.password.title == "API key" and not fields.password.hidden
-    assert fields.host.title == "Base URL (optional)" and "8765" in fields.host.placeholder
+    assert fields.host.title == "Base URL (host, optional)" and "8765" in fields.host.placeholder
 
 
 def test_extra_fields_are_the_settings_with_their_help(form: Any) -> None:
