@@ -43,3 +43,14 @@ def sync_bag_to_db(bag: Any, bundle_name: str, bundle_version: str | None) -> No
         bag.sync_to_db(bundle_name, bundle_version)
         return
     sync(bag, bundle_name, bundle_version)
+
+
+def dag_test_run_factory() -> tuple[Any, str]:
+    """(module, name) of the function ``dag.test()`` creates its run with, for tests that wrap it."""
+    if AIRFLOW_V_3_1_PLUS:
+        import airflow.models.dagrun as dagrun_module
+
+        return dagrun_module, "get_or_create_dagrun"
+    import airflow.models.dag as dag_module  # 3.0: imported by name inside dag.test() at each call
+
+    return dag_module, "_get_or_create_dagrun"

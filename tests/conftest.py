@@ -123,7 +123,11 @@ AIRFLOW_DEPRECATIONS = (
 #: Deprecations raised inside Airflow's own providers, whatever DAG uses them: not ours to fix.
 #: apache-airflow-providers-common-compat (1.23) maps BaseBranchOperator to the deprecated
 #: airflow.operators.branch before the standard provider on Airflow < 3.2; any @task DAG triggers it.
-AIRFLOW_OWN_DEPRECATIONS = ("The `airflow.operators.branch.BaseBranchOperator`",)
+#: Airflow 3.2's own API server (HookMetaService) still reads ProvidersManager.hooks, which 3.2 deprecates.
+AIRFLOW_OWN_DEPRECATIONS = (
+    "The `airflow.operators.branch.BaseBranchOperator`",
+    "ProvidersManager.hooks is deprecated",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
