@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,3 +58,16 @@ def test_the_readme_links_to_the_docs() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "](docs/index.md)" in readme, "the README must link to the documentation"
     assert (ROOT / "docs" / "index.md").is_file()
+
+
+def test_the_deploying_table_is_what_ci_recorded() -> None:
+    """docs/deploying.md's table of tested Airflow versions is generated from what CI ran."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import tested_versions
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+    assert tested_versions.check(None) == []
+    recorded = {row["airflow"].rsplit(".", 1)[0] for row in json.loads(tested_versions.RECORD.read_text())}
+    assert recorded == {"3.0", "3.1", "3.2", "3.3"}, "every supported Airflow minor version is in the table"
