@@ -54,3 +54,12 @@ def dag_test_run_factory() -> tuple[Any, str]:
     import airflow.models.dag as dag_module  # 3.0: imported by name inside dag.test() at each call
 
     return dag_module, "_get_or_create_dagrun"
+
+
+def redact(value: Any) -> Any:
+    """The task SDK's secrets masker ``redact`` (moved to ``airflow.sdk._shared`` in 3.1)."""
+    if AIRFLOW_V_3_1_PLUS:
+        from airflow.sdk._shared.secrets_masker import redact as sdk_redact
+    else:
+        from airflow.sdk.execution_time.secrets_masker import redact as sdk_redact
+    return sdk_redact(value)

@@ -16,6 +16,9 @@ from tests.standins import TaskInstanceStandIn
 if "AIRFLOW_HOME" not in os.environ:
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="oneatlas-airflow-home-")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# dag.test()'s in-process Execution API signs task tokens; Airflow 3.2 fails (its app has no services)
+# when a fresh home has no JWT secret yet, instead of generating one as 3.3 does.
+os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "tests-only-jwt-secret-0123456789abcdef")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SANDBOX_KEY = "oneatlas-sandbox-key"
