@@ -40,7 +40,9 @@ def ensure_debian_packages(packages: dict[str, str]) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive", RUNLEVEL="1")
     subprocess.run([*_sudo(), "apt-get", "update", "-qq"], check=True, env=env, timeout=600)
     subprocess.run(
-        [*_sudo(), "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        # Another apt may hold the lock (a shared machine): wait for it rather than fail.
+        [*_sudo(), "apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=600", "--no-install-recommends",
+         *missing],
         check=True,
         env=env,
         timeout=900,
