@@ -201,7 +201,14 @@ def test_multi_aoi_on_celery_survives_a_killed_triggerer_and_worker(
 
 
 def _in_group(pid: int, group: int) -> bool:
-    try:
-        return os.getpgid(pid) == group
-    except ProcessLookupError:
-        return False
+    """Whether ``pid`` descends from the worker whose process group is ``group``: the task process
+    may sit in a session of its own, so its ancestors are walked up through /proc."""
+    while pid > 1:
+        try:
+            if pid == group or os.getpgid(pid) == group:
+                return True
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (ProcessLookupError, FileNotFoundError):
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4: the parent's pid
+    return False
