@@ -177,6 +177,9 @@ def test_multi_aoi_on_celery_survives_a_killed_triggerer_and_worker(
     states = {t: sorted({i["state"] for i in instances(t)}) for t in ("search", "order", "wait", "download")}
     assert final == "success", f"{states}\n{airflow.diagnostics()}"
     assert all(s == ["success"] for s in states.values()), states
+    # The killed worker's download(s) really were interrupted and retried (on the surviving worker).
+    retried = [i["map_index"] for i in instances("download") if int(i["try_number"]) >= 2]
+    assert retried, "no download was retried: the worker was not killed mid-download"
     assert time.monotonic() - killed_triggerer_at > 0
 
     # One order per field, each debited exactly once.
@@ -195,8 +198,11 @@ def test_multi_aoi_on_celery_survives_a_killed_triggerer_and_worker(
         truth = http_json(f"{slow_sandbox.base_url}/_sandbox/items/{item}/file")
         path = stored[f"{item}.zip"]
         assert path.stat().st_size == truth["size"] and md5_file(path) == truth["md5"], item
-    leftovers = [p for p in destination.rglob("*") if p.is_file() and not p.name.endswith(".zip")]
-    assert all(p.name.startswith(".") and p.name.endswith(".partial") for p in leftovers), leftovers
+        sidecar = path.with_name(path.name + ".md5")  # the download writes the checksum next to the zip
+        assert sidecar.read_text().split()[0] == truth["md5"], sidecar
+    others = [p for p in destination.rglob("*") if p.is_file() and not p.name.endswith((".zip", ".zip.md5"))]
+    leftovers = [p for p in others if p.name.startswith(".") and p.name.endswith(".partial")]
+    assert others == leftovers, f"unexpected objects: {sorted(set(others) - set(leftovers))}"
     print(f"celery scale-out: {len(items)} images, {len(leftovers)} .partial left by the killed worker")
 
 
