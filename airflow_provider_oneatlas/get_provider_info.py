@@ -5,19 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_oneatlas import __version__
-from airflow_provider_oneatlas.client.config import SERVICES
+from airflow_provider_oneatlas.hooks.form import provider_info_form
 
 INTEGRATION = "Airbus OneAtlas"
-
-_SERVICE_FIELDS = {
-    f"{service}_url": {
-        "label": f"{service.capitalize()} service URL",
-        "description": f"Base URL of the OneAtlas {service} service; empty for the real host or the Base URL.",
-        "schema": {"type": ["string", "null"], "format": "uri"},
-    }
-    for service in SERVICES
-}
-
 
 def get_provider_info() -> dict[str, Any]:
     return {
@@ -60,35 +50,8 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_oneatlas.hooks.oneatlas.OneAtlasHook",
                 "hook-name": "Airbus OneAtlas",
                 "connection-type": "oneatlas",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "port", "extra"],
-                    "relabeling": {"password": "API key", "host": "Base URL (optional)"},
-                    "placeholders": {
-                        "host": "empty for the real OneAtlas hosts, or http://127.0.0.1:8765 for the sandbox",
-                        "password": "your OneAtlas API key",
-                    },
-                },
-                "conn-fields": {
-                    **_SERVICE_FIELDS,
-                    "connect_timeout": {
-                        "label": "Connect timeout (s)",
-                        "schema": {"type": ["number", "null"], "default": 10},
-                    },
-                    "read_timeout": {
-                        "label": "Read timeout (s)",
-                        "schema": {"type": ["number", "null"], "default": 60},
-                    },
-                    "max_attempts": {
-                        "label": "Max attempts",
-                        "description": "Attempts for calls that are safe to repeat (never order creation).",
-                        "schema": {"type": ["integer", "null"], "default": 5},
-                    },
-                    "ca_bundle": {
-                        "label": "CA bundle path",
-                        "description": "For TLS-intercepting proxies. TLS verification cannot be turned off.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                },
+                # The form as Airflow 3.3+ reads it; up to 3.2 it comes from the hook: one source for both.
+                **provider_info_form(),
             }
         ],
     }

@@ -25,9 +25,13 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pendulum
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
 from oneatlas_assets import ACQUISITION_IMAGERY
+
+try:  # Airflow 3.2+: the task SDK's exceptions (airflow.exceptions warns there)
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow 3.0, 3.1
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 #: DIMAP elements copied into the manifest when the metadata holds them.
 DIMAP_FIELDS = (

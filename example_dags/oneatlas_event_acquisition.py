@@ -36,7 +36,6 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.exceptions import AirflowSkipException
 from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
 from oneatlas_assets import EVENT_IMAGERY
 
@@ -44,6 +43,11 @@ from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperato
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
 from airflow_provider_oneatlas.triggers.catalogue import OneAtlasNewImageTrigger, images_from_events
+
+try:  # Airflow 3.2+: the task SDK's exceptions (airflow.exceptions warns there)
+    from airflow.sdk.exceptions import AirflowSkipException
+except ImportError:  # Airflow 3.0, 3.1
+    from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
 
 DEFAULT_DESTINATION = os.environ.get("ONEATLAS_DESTINATION") or "file:///tmp/oneatlas/imagery/"
 

@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.exceptions import AirflowSkipException
 from airflow.sdk import DAG, Param, task
 from oneatlas_assets import MULTI_AOI_IMAGERY
 
@@ -34,6 +33,11 @@ from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperato
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
+
+try:  # Airflow 3.2+: the task SDK's exceptions (airflow.exceptions warns there)
+    from airflow.sdk.exceptions import AirflowSkipException
+except ImportError:  # Airflow 3.0, 3.1
+    from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
 
 DEFAULT_DESTINATION = os.environ.get("ONEATLAS_DESTINATION") or "file:///tmp/oneatlas/imagery/"
 

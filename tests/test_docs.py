@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -111,3 +112,14 @@ def _is_module(name: str) -> bool:
 def test_is_module() -> None:
     assert _is_module(f"{PACKAGE}.client.api")
     assert not _is_module(f"{PACKAGE}.client.no_such_module") and not _is_module("no_such_package.mod")
+def test_the_deploying_table_is_what_ci_recorded() -> None:
+    """docs/deploying.md's table of tested Airflow versions is generated from what CI ran."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import tested_versions
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+    assert tested_versions.check(None) == []
+    recorded = {row["airflow"].rsplit(".", 1)[0] for row in json.loads(tested_versions.RECORD.read_text())}
+    assert recorded == {"3.0", "3.1", "3.2", "3.3"}, "every supported Airflow minor version is in the table"

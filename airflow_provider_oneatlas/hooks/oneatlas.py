@@ -11,8 +11,6 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_oneatlas.client.config import (
     DEFAULT_CONNECTIONS,
     SERVICES,
@@ -21,6 +19,9 @@ from airflow_provider_oneatlas.client.config import (
     normalize_base_url,
 )
 from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
+from airflow_provider_oneatlas.hooks.connection_test import MASKED_API_KEY_MESSAGE, is_masked_api_key
+from airflow_provider_oneatlas.hooks.form import CONNECTION_EXTRAS, FORM_FIELDS, description, ui_field_behaviour
+from airflow_provider_oneatlas.version_compat import BaseHook
 
 if TYPE_CHECKING:
     # The HTTP client (requests) is imported when a task runs, never when a DAG file is parsed.
@@ -41,23 +42,6 @@ if TYPE_CHECKING:
     )
     from airflow_provider_oneatlas.client.ordering import Placement
     from airflow_provider_oneatlas.client.search import SearchOutcome
-
-#: Extras understood by the connection (anything else is refused, so typos do not pass silently).
-CONNECTION_EXTRAS: dict[str, str] = {
-    **{
-        f"{service}_url": f"base URL of the {service} service; empty for the Base URL or the real host"
-        for service in SERVICES
-    },
-    "connect_timeout": "seconds to wait for a connection (default 10)",
-    "read_timeout": "seconds to wait for an answer (default 60)",
-    "max_attempts": "attempts for calls that are safe to repeat, never an order (default 5)",
-    "backoff_initial": "first backoff delay in seconds (default 0.5)",
-    "backoff_max": "longest backoff delay in seconds (default 30)",
-    "max_retry_after": "longest Retry-After honoured, in seconds (default 120)",
-    "ca_bundle": "path of a CA bundle, for TLS-intercepting proxies (verification cannot be turned off)",
-    "trusted_origins": "more origins that may receive the token (comma-separated)",
-}
-
 
 def _mask(secret: str) -> None:
     # Registered so the token never shows in task logs, rendered fields or exceptions.
@@ -189,37 +173,15 @@ class OneAtlasHook(BaseHook):
                 lazy_gettext(label),
                 widget=BS3TextFieldWidget(),
                 validators=[Optional()],
-                description=CONNECTION_EXTRAS[key][:1].upper() + CONNECTION_EXTRAS[key][1:],
+                description=description(key),
             )
 
-        widgets = {
-            f"{service}_url": text(f"{service.capitalize()} service URL", f"{service}_url") for service in SERVICES
-        }
-        return widgets | {
-            "connect_timeout": text("Connect timeout (s)", "connect_timeout"),
-            "read_timeout": text("Read timeout (s)", "read_timeout"),
-            "max_attempts": text("Max attempts", "max_attempts", IntegerField),
-            "ca_bundle": text("CA bundle path", "ca_bundle"),
-        }
+        kinds = {"string": StringField, "integer": IntegerField}
+        return {key: text(label, key, kinds[kind]) for key, (label, kind) in FORM_FIELDS.items()}
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "login", "port", "extra"],
-            "relabeling": {"password": "API key", "host": "Base URL (optional)"},
-            "placeholders": {
-                "host": "empty for the real OneAtlas hosts, or http://127.0.0.1:8765 for the sandbox",
-                "password": "your OneAtlas API key",
-                "auth_url": "https://authenticate.foundation.api.oneatlas.airbus.com",
-                "data_url": "https://data.api.oneatlas.airbus.com",
-                "search_url": "https://search.foundation.api.oneatlas.airbus.com",
-                "view_url": "https://view.oneatlas.geoapi-airbusds.com",
-                "download_url": "https://access.foundation.api.oneatlas.airbus.com",
-                "connect_timeout": "10",
-                "read_timeout": "60",
-                "max_attempts": "5",
-            },
-        }
+        return ui_field_behaviour()
 
     # -- client -----------------------------------------------------------------------------------
 
@@ -240,7 +202,7 @@ class OneAtlasHook(BaseHook):
         """The client configuration, read in the triggerer's event loop."""
         import contextlib
 
-        from airflow.exceptions import AirflowNotFoundException
+        from airflow_provider_oneatlas.version_compat import AirflowNotFoundException
         from asgiref.sync import sync_to_async
 
         conn = None
@@ -263,6 +225,8 @@ class OneAtlasHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Exchange the key for a token and read ``/api/v1/me``; say what failed if anything."""
+        if is_masked_api_key(self.get_connection(self.oneatlas_conn_id).password):
+            return False, MASKED_API_KEY_MESSAGE
         try:
             config = self.config
         except OneAtlasError as exc:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow_provider_oneatlas.version_compat import BaseOperator
 
 from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook

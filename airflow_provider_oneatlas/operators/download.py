@@ -8,7 +8,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import IO, Any
 
-from airflow.exceptions import AirflowFailException
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 from airflow.sdk import Context, ObjectStoragePath
 
 from airflow_provider_oneatlas.client import query

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowSkipException
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client import query

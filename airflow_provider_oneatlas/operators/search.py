@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.exceptions import AirflowSkipException
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client.query import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from airflow.exceptions import AirflowFailException
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 from airflow_provider_oneatlas.client.errors import (
     BudgetExceededError,

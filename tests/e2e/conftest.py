@@ -80,12 +80,13 @@ def airflow_db() -> Path:
 
     _point_settings_at_example_dags()
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.models.dagbag import BundleDagBag, sync_bag_to_db
     from airflow.utils.session import create_session
+
+    from tests.airflow_compat import bundle_dag_bag, sync_bag_to_db
 
     with create_session() as session:
         DagBundlesManager().sync_bundles_to_db(session=session)
-    bag = BundleDagBag(dag_folder=str(EXAMPLE_DAGS), bundle_path=EXAMPLE_DAGS)
+    bag = bundle_dag_bag(EXAMPLE_DAGS, EXAMPLE_DAGS)
     assert not bag.import_errors, bag.import_errors
     sync_bag_to_db(bag, "dags-folder", None)
     return home
@@ -107,9 +108,9 @@ def _shared_execution_api() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def example_dags(airflow_db: Path, _shared_execution_api: None) -> dict[str, Any]:
     """The example DAGs, parsed the way the DAG processor parses them."""
-    from airflow.models.dagbag import BundleDagBag
+    from tests.airflow_compat import bundle_dag_bag
 
-    bag = BundleDagBag(dag_folder=str(EXAMPLE_DAGS), bundle_path=EXAMPLE_DAGS)
+    bag = bundle_dag_bag(EXAMPLE_DAGS, EXAMPLE_DAGS)
     assert not bag.import_errors, bag.import_errors
     return dict(bag.dags)
 
@@ -266,11 +267,11 @@ def run_dag(example_dags: dict[str, Any]) -> Any:
     ``dag.test()`` runs every task in this process, deferred ones included: the trigger runs inline.
     """
 
-    from airflow.models.dagbag import BundleDagBag
+    from tests.airflow_compat import bundle_dag_bag
 
     def run(dag_id: str, conf: dict[str, Any] | None = None, **kwargs: Any) -> DagRunResult:
         # Parsed afresh for every run: in one process, a run's conf leaks into the DAG's Param objects.
-        bag = BundleDagBag(dag_folder=str(EXAMPLE_DAGS / f"{dag_id}.py"), bundle_path=EXAMPLE_DAGS)
+        bag = bundle_dag_bag(EXAMPLE_DAGS / f"{dag_id}.py", EXAMPLE_DAGS)
         assert not bag.import_errors, bag.import_errors
         dag = bag.dags[dag_id]
         started = time.monotonic()

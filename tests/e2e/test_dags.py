@@ -108,10 +108,12 @@ def test_downstream_etl_runs_on_the_asset_event(
 
     # The scheduler would create an asset-triggered run that consumed the event; dag.test() creates a
     # manual run, so attach the event to it the same way (DagRun.consumed_asset_events).
-    import airflow.models.dagrun as dagrun_module
     from airflow.models.asset import AssetEvent
 
-    original = dagrun_module.get_or_create_dagrun
+    from tests.airflow_compat import dag_test_run_factory
+
+    dagrun_module, factory = dag_test_run_factory()
+    original = getattr(dagrun_module, factory)
 
     def with_consumed_event(**kwargs: Any) -> Any:
         dr = original(**kwargs)
@@ -120,7 +122,7 @@ def test_downstream_etl_runs_on_the_asset_event(
         session.commit()
         return dr
 
-    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", with_consumed_event)
+    monkeypatch.setattr(dagrun_module, factory, with_consumed_event)
     run = run_dag("oneatlas_downstream_etl")
 
     assert run.state == "success", run.task_states()

@@ -83,8 +83,9 @@ def _route(path: str) -> str:
 def _failing_exceptions(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Every exception a task raises (other than skip and defer), recorded where the task runner
     executes the operator: ``dag.test()`` runs tasks in this process."""
-    from airflow.exceptions import AirflowSkipException, TaskDeferred
     from airflow.sdk.execution_time import task_runner
+
+    from airflow_provider_oneatlas.version_compat import AirflowSkipException, TaskDeferred
 
     raised: list[dict[str, Any]] = []
     original = task_runner._execute_task
@@ -114,9 +115,9 @@ def _run_once(conf: dict[str, Any], logical_date: dt.datetime) -> DagRunResult:
 
     The DAG retries tasks twice after a minute; the soak keeps the retries but waits one second.
     """
-    from airflow.models.dagbag import BundleDagBag
+    from tests.airflow_compat import bundle_dag_bag
 
-    bag = BundleDagBag(dag_folder=str(EXAMPLE_DAGS / f"{DAG_ID}.py"), bundle_path=EXAMPLE_DAGS)
+    bag = bundle_dag_bag(EXAMPLE_DAGS / f"{DAG_ID}.py", EXAMPLE_DAGS)
     assert not bag.import_errors, bag.import_errors
     dag = bag.dags[DAG_ID]
     for task in dag.tasks:

@@ -150,7 +150,7 @@ def test_the_connection_form_saves_a_working_oneatlas_connection(
     standard = page.locator('[data-part="input"][name]').evaluate_all("els => els.map(e => e.name)")
     assert "host" in standard and "password" in standard
     assert not {"login", "port", "schema"} & set(standard), standard
-    assert page.get_by_text("Base URL (optional)", exact=True).is_visible()
+    assert page.get_by_text("Base URL (host, optional)", exact=True).is_visible()
     assert page.get_by_text("API key", exact=True).is_visible()
     assert page.locator('input[name="password"]').get_attribute("type") == "password"
     assert "127.0.0.1:8765" in str(page.locator('input[name="host"]').get_attribute("placeholder"))

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.exceptions import AirflowFailException
 
 from airflow_provider_oneatlas.client.api import ProductSpec
 from airflow_provider_oneatlas.client.errors import (
@@ -34,6 +33,7 @@ from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperato
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 from tests.conftest import TOULOUSE_FIELD
 from tests.reliability.conftest import ITEM_ID, ORDER_ID, assert_nothing_stored, leftovers
 from tests.reliability.hostile_server import (

@@ -259,7 +259,7 @@ def test_wire_debugging_does_not_print_secrets(
 
 
 def test_tokens_and_key_are_registered_with_the_secret_masker(sandbox: SandboxServer, oneatlas_conn: str) -> None:
-    from airflow.sdk._shared.secrets_masker import redact
+    from tests.airflow_compat import redact
 
     hook = OneAtlasHook()
     hook.get_me()
@@ -274,7 +274,7 @@ def test_tokens_and_key_are_registered_with_the_secret_masker(sandbox: SandboxSe
 
 
 def test_a_renewed_token_is_registered_too(sandbox: SandboxServer, oneatlas_conn: str) -> None:
-    from airflow.sdk._shared.secrets_masker import redact
+    from tests.airflow_compat import redact
 
     hook = OneAtlasHook()
     hook.get_me()

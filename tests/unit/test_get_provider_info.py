@@ -51,6 +51,16 @@ def _airflow(*args: str) -> str:
         [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=dict(os.environ), timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    # Airflow 3.0 logs to stdout before the JSON ("[2026-...] {plugins.py...}"): keep from where it parses.
+    lines = result.stdout.splitlines()
+    for start in range(len(lines)):
+        text = "\n".join(lines[start:])
+        if text.lstrip().startswith(("[", "{")):
+            try:
+                json.loads(text)
+            except ValueError:
+                continue
+            return text
     return result.stdout
 
 

@@ -4,16 +4,16 @@ prints ``EVENT <payload>`` for every event it yields."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Any
-
-from airflow.sdk.module_loading import import_string
 
 import airflow_provider_oneatlas.triggers.oneatlas  # noqa: F401 - imported before READY: no import delay later
 from tests.reliability.crash_helpers._common import read_spec, say
 
 
 async def run(classpath: str, kwargs: dict[str, Any]) -> None:
-    trigger = import_string(classpath)(**kwargs)
+    module, _, name = classpath.rpartition(".")  # importlib: Airflow's import_string moved in 3.1
+    trigger = getattr(importlib.import_module(module), name)(**kwargs)
     say("STARTED")
     async for event in trigger.run():
         say("EVENT", event.payload)

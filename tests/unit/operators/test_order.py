@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.exceptions import AirflowFailException, TaskDeferred
+from airflow_provider_oneatlas.version_compat import AirflowFailException, TaskDeferred
 
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator

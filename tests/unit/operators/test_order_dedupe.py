@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow.exceptions import AirflowSkipException
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 
 from airflow_provider_oneatlas.client.ordering import acquisition_tag
 from airflow_provider_oneatlas.client.query import ProductSpec

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from airflow.exceptions import AirflowSkipException
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator

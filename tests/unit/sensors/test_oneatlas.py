@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.exceptions import AirflowFailException, TaskDeferred
+from airflow_provider_oneatlas.version_compat import AirflowFailException, TaskDeferred
 from airflow.sdk import PokeReturnValue
 
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
