@@ -202,8 +202,9 @@ class OneAtlasHook(BaseHook):
         """The client configuration, read in the triggerer's event loop."""
         import contextlib
 
-        from airflow_provider_oneatlas.version_compat import AirflowNotFoundException
         from asgiref.sync import sync_to_async
+
+        from airflow_provider_oneatlas.version_compat import AirflowNotFoundException
 
         conn = None
         getter = getattr(type(self), "aget_connection", None)  # Airflow 3.0 has none

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_oneatlas.version_compat import BaseOperator
-
 from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
 from airflow_provider_oneatlas.utils.arguments import is_templated
+from airflow_provider_oneatlas.version_compat import BaseOperator
 
 
 class OneAtlasBaseOperator(BaseOperator):

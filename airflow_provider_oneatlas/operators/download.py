@@ -8,7 +8,6 @@ import zipfile
 from collections.abc import Sequence
 from typing import IO, Any
 
-from airflow_provider_oneatlas.version_compat import AirflowFailException
 from airflow.sdk import Context, ObjectStoragePath
 
 from airflow_provider_oneatlas.client import query
@@ -18,6 +17,7 @@ from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator
 from airflow_provider_oneatlas.storage.destination import prepare_destination, staged, to_destination
 from airflow_provider_oneatlas.utils.arguments import is_templated
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 
 class OneAtlasDownloadOperator(OneAtlasBaseOperator):
@@ -210,7 +210,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                     # All or nothing: files already in place must not pass for a complete delivery.
                     for written in files:
                         with contextlib.suppress(Exception):
-                            ObjectStoragePath(written["path"]).unlink()
+                            ObjectStoragePath(str(written["path"])).unlink()
                     raise
         self.log.info("Extracted %d files of %s into %s", len(files), item_id, target_root)
         return {"item_id": item_id, "path": str(target_root), "size": result.size, "md5": result.md5, "files": files}

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oneatlas.version_compat import AirflowSkipException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client import query
@@ -21,6 +20,7 @@ from airflow_provider_oneatlas.operators.base import OneAtlasProductOperator
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger, orders_from_event
 from airflow_provider_oneatlas.utils.arguments import default_deferrable, is_templated
 from airflow_provider_oneatlas.utils.errors import airflow_errors
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 
 if TYPE_CHECKING:
     from airflow_provider_oneatlas.client.models import Order

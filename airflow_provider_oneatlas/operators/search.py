@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_oneatlas.version_compat import AirflowSkipException
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client.query import (
@@ -23,6 +22,7 @@ from airflow_provider_oneatlas.utils.windows import (
     publication_window,
     run_window_end,
 )
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 
 
 class OneAtlasSearchOperator(OneAtlasBaseOperator):

@@ -23,7 +23,6 @@ from airflow_provider_oneatlas.client.errors import (
     TransportError,
 )
 from airflow_provider_oneatlas.client.query import check_id
-from airflow_provider_oneatlas.version_compat import AirflowNotFoundException
 
 
 class OrderWaitError(OneAtlasError):

@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from airflow_provider_oneatlas.version_compat import AirflowFailException
-
 from airflow_provider_oneatlas.client.errors import (
     BudgetExceededError,
     NotOrderableError,
     OrderFailedError,
     OrderWaitTimeoutError,
 )
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 #: Outcomes that a retry would only repeat: the task fails without retrying.
 FINAL_ERRORS = (BudgetExceededError, NotOrderableError, OrderFailedError, OrderWaitTimeoutError)

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import requests
-from airflow_provider_oneatlas.version_compat import AirflowFailException, TaskDeferred
 
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger
+from airflow_provider_oneatlas.version_compat import AirflowFailException, TaskDeferred
 from tests.conftest import TOULOUSE_FIELD, connection_json
 from tests.helpers import first_event, sandbox_state, search
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow_provider_oneatlas.version_compat import AirflowSkipException
 
 from airflow_provider_oneatlas.client.ordering import acquisition_tag
 from airflow_provider_oneatlas.client.query import ProductSpec
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 from tests.conftest import TOULOUSE_FIELD
 from tests.e2e.conftest import sandbox_get
 from tests.standins import TaskInstanceStandIn

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from airflow_provider_oneatlas.version_compat import AirflowSkipException
 
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.operators.search import OneAtlasSearchOperator
+from airflow_provider_oneatlas.version_compat import AirflowSkipException
 from tests.helpers import api_requests, search
 
 

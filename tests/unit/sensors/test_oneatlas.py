@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 import requests
-from airflow_provider_oneatlas.version_compat import AirflowFailException, TaskDeferred
 from airflow.sdk import PokeReturnValue
 
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
+from airflow_provider_oneatlas.version_compat import AirflowFailException, TaskDeferred
 from tests.conftest import TOULOUSE_FIELD
 from tests.helpers import first_event, search, wait_delivered
 

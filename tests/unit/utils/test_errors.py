@@ -4,10 +4,10 @@ as it is, so the task's retries apply."""
 from __future__ import annotations
 
 import pytest
-from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 from airflow_provider_oneatlas.client import errors
 from airflow_provider_oneatlas.utils.errors import FINAL_ERRORS, airflow_errors
+from airflow_provider_oneatlas.version_compat import AirflowFailException
 
 
 @pytest.mark.parametrize(
