@@ -302,7 +302,7 @@ def _check_private_item(state: SandboxState, item_id: str) -> None:
         )
 
 
-@router.api_route("/api/v1/items/{item_id}/download", methods=["GET", "HEAD"])
+@router.api_route("/api/v1/items/{item_id}/download", methods=["GET", "HEAD"], operation_id="download_item")
 async def download(item_id: str, request: Request) -> Response:
     state = get_state(request)
     _check_private_item(state, item_id)
