@@ -302,7 +302,9 @@ def _check_private_item(state: SandboxState, item_id: str) -> None:
         )
 
 
-@router.api_route("/api/v1/items/{item_id}/download", methods=["GET", "HEAD"], operation_id="download_item")
+# One route per method: a single route with both methods gives OpenAPI a duplicate operation id.
+@router.get("/api/v1/items/{item_id}/download", operation_id="download_item")
+@router.head("/api/v1/items/{item_id}/download", operation_id="head_item_download")
 async def download(item_id: str, request: Request) -> Response:
     state = get_state(request)
     _check_private_item(state, item_id)
