@@ -86,6 +86,16 @@ def test_multi_aoi_is_mapped(dagbag: Any) -> None:
     assert [a["name"] for a in dag.params["areas"]] == ["toulouse", "cavtat"]
 
 
+def _leaf_assets(condition: Any) -> list[Any]:
+    """The assets of a schedule's condition (``objects`` of AssetAll/AssetAny on every Airflow 3.x;
+    3.3's SDK conditions have no ``iter_assets``)."""
+    from airflow.sdk import Asset
+
+    if isinstance(condition, Asset):
+        return [condition]
+    return [asset for part in condition.objects for asset in _leaf_assets(part)]
+
+
 def test_event_acquisition_runs_on_the_new_image_watcher(dagbag: Any) -> None:
     from airflow_provider_oneatlas.triggers.catalogue import OneAtlasNewImageTrigger
 
@@ -93,7 +103,7 @@ def test_event_acquisition_runs_on_the_new_image_watcher(dagbag: Any) -> None:
     chain = ["images", "order", "wait", "download", "summary"]
     for upstream, downstream in itertools.pairwise(chain):
         assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
-    (asset,) = [a for _, a in dag.timetable.asset_condition.iter_assets()]
+    (asset,) = _leaf_assets(dag.timetable.asset_condition)
     assert asset.uri == "oneatlas://catalogue/new-images/toulouse-field"
     (watcher,) = asset.watchers
     trigger = watcher.trigger
