@@ -12,7 +12,9 @@ from airflow.sdk import BaseOperatorLink
 
 
 class OneAtlasOrderLink(BaseOperatorLink):
-    """The order at OneAtlas (its ``_links.self`` URL)."""
+    """A page a person can open for the order: the sandbox's readable order page; none for the real
+    OneAtlas, whose web application has no documented URL per order (the API's own order URL answers
+    a browser with 401). See :mod:`airflow_provider_oneatlas.client.order_pages`."""
 
     name = "OneAtlas order"
 

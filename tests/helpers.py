@@ -1,9 +1,10 @@
 """Helpers shared by test modules: the sandbox's request log and state, a search through the operator,
-an order brought to delivery, and a trigger run to its first event."""
+an order brought to delivery, a trigger run to its first event, and what a task or trigger logged."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -59,3 +60,19 @@ def first_event(trigger: Any, timeout: float = 30) -> dict[str, Any]:
         raise AssertionError("the trigger ended without an event")
 
     return asyncio.run(asyncio.wait_for(run(), timeout))
+
+
+#: A structlog console line: ``<time> [<level>] <message> [<logger>] key=value...``.
+_STRUCTLOG_LINE = re.compile(r"^\S+ \[\w+\s*\] (.*?) \[[\w.]+\]")
+
+
+def logged_messages(capfd: Any, caplog: Any, starts: str | tuple[str, ...] = "") -> list[str]:
+    """The messages starting with ``starts`` that a task or trigger logged, each once, whichever way
+    this Airflow routes them: stdlib records (Airflow 3.0, seen by ``caplog``) or structlog lines on
+    stdout/stderr (3.1+). One source is read, never both, so a line logged twice shows twice."""
+    captured = capfd.readouterr()
+    records = [r.getMessage() for r in caplog.records if r.getMessage().startswith(starts)]
+    if records:
+        return records
+    lines = (captured.out + captured.err).splitlines()
+    return [m.group(1) for line in lines if (m := _STRUCTLOG_LINE.match(line)) and m.group(1).startswith(starts)]

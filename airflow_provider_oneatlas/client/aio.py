@@ -15,6 +15,7 @@ import httpx
 from airflow_provider_oneatlas.client import api
 from airflow_provider_oneatlas.client.config import ClientConfig
 from airflow_provider_oneatlas.client.errors import ResponseError, TransportError
+from airflow_provider_oneatlas.client.hints import unreachable_hint
 from airflow_provider_oneatlas.client.models import Order, OrderPage, SearchPage, Token
 from airflow_provider_oneatlas.client.transport import (
     TOKEN_CACHE,
@@ -130,8 +131,9 @@ class AsyncOneAtlasClient:
                     raise TransportError(tls_failure(url, exc)) from None
                 decision = planner.on_exception(exc, request_sent=False)
                 if not decision.retry:
+                    hint = unreachable_hint(url, self.config.source)
                     raise TransportError(
-                        f"{call.method} {url} failed: {type(exc).__name__} ({decision.reason})"
+                        f"{call.method} {url} failed: {type(exc).__name__} ({decision.reason}){hint}"
                     ) from None
             except httpx.TransportError as exc:
                 decision = planner.on_exception(exc, request_sent=not isinstance(exc, _NOT_SENT))

@@ -22,6 +22,7 @@ from airflow_provider_oneatlas.client.models import (
     Subscription,
     WmtsCapabilities,
 )
+from airflow_provider_oneatlas.client.progress import TransferProgress
 from airflow_provider_oneatlas.client.query import (
     MAX_ITEMS_PER_PAGE,
     MAX_ORDERS_PER_PAGE,
@@ -282,6 +283,7 @@ class OneAtlasClient:
         verify_checksum: bool = True,
         max_size: int | None = None,
         connections: int = download.DEFAULT_CONNECTIONS,
+        progress: TransferProgress | None = None,
     ) -> DownloadResult:
         """Stream an item of the private workspace (a zip) into ``sink``; check its md5.
 
@@ -295,4 +297,5 @@ class OneAtlasClient:
             verify_checksum=verify_checksum,
             max_size=max_size,
             connections=connections,
+            progress=progress,
         )

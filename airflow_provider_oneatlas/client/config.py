@@ -114,6 +114,8 @@ class ClientConfig:
     token_renew_margin: float = 60.0
     #: Extra origins (scheme://host:port) that may receive the token, e.g. a second proxy.
     trusted_origins: frozenset[str] = frozenset()
+    #: Where these settings come from, named in errors ("Airflow connection 'oneatlas_default'").
+    source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_key.strip():

@@ -60,6 +60,7 @@ from airflow_provider_oneatlas.client import api
 from airflow_provider_oneatlas.client.config import DEFAULT_CONNECTIONS as DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ChecksumMismatchError, DownloadError, TransportError
 from airflow_provider_oneatlas.client.models import DownloadResult
+from airflow_provider_oneatlas.client.progress import TransferProgress, counting
 
 if TYPE_CHECKING:
     from airflow_provider_oneatlas.client.transport import SyncTransport
@@ -285,6 +286,7 @@ def download_to(
     part_size: int = PART_SIZE,
     parallel_threshold: int = PARALLEL_THRESHOLD,
     stats: DownloadStats | None = None,
+    progress: TransferProgress | None = None,
 ) -> DownloadResult:
     """Stream the answer of ``call`` into ``sink`` and check it.
 
@@ -293,6 +295,7 @@ def download_to(
     :param part_size: bytes per ranged request; memory stays below ``connections * part_size``.
     :param max_resumes: how many times one stream (or one part) is resumed after a cut.
     :param stats: filled with what the download did (mode, requests, resumes, buffer use).
+    :param progress: logs bytes, percent, MB/s and time left as they are written to ``sink``.
 
     Raises ``DownloadError`` (or ``ChecksumMismatchError``) when the bytes cannot be delivered intact;
     the caller must then discard what ``sink`` holds.
@@ -309,6 +312,9 @@ def download_to(
     if max_size is not None and remote.size is not None and remote.size > max_size:
         response.close()
         raise DownloadError(f"{remote.url} is larger than the limit of {max_size} bytes ({remote.size} bytes)")
+    if progress is not None:  # counted where the bytes are written, in order, whichever way they come
+        progress.sized(remote.size)
+        sink = counting(sink, progress)
     encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if (
         connections > 1

@@ -32,6 +32,7 @@ from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
 from airflow_provider_oneatlas.client.errors import AoiError
+from airflow_provider_oneatlas.client.hints import json_hint
 
 __all__ = [
     "bbox_string",
@@ -286,7 +287,7 @@ def _load_text(text: str, ctx: _Ctx, depth: int) -> Mapping[str, Any]:
         try:
             decoded = json.loads(stripped)
         except (ValueError, RecursionError) as exc:
-            raise ctx.error(f"not valid JSON: {exc}") from None
+            raise ctx.error(f"not valid JSON: {exc}{json_hint(stripped, exc)}") from None
         if isinstance(decoded, str):
             raise ctx.error("a JSON string holding another string; pass the GeoJSON object itself")
         return _load(decoded, ctx, depth + 1)

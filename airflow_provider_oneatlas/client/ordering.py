@@ -34,6 +34,7 @@ from airflow_provider_oneatlas.client.errors import (
     TransportError,
 )
 from airflow_provider_oneatlas.client.query import ORDER_KINDS, ProductSpec, check_customer_ref, order_body
+from airflow_provider_oneatlas.client.waiting import waited
 
 if TYPE_CHECKING:
     from airflow_provider_oneatlas.client.client import OneAtlasClient
@@ -236,9 +237,14 @@ def wait_for_order(
 ) -> Order:
     """Poll ``order_id`` until it is delivered (returned); :class:`OrderFailedError` when it fails,
     :class:`OrderWaitTimeoutError` after ``timeout`` seconds (None: no limit)."""
-    deadline = clock() + timeout if timeout else None
+    started = clock()
+    deadline = started + timeout if timeout else None
+    status = None
     while True:
         order = client.get_order(order_id)
+        if order.status != status:
+            status = order.status
+            logger.info("OneAtlas order %s is %s (waited %s)", order_id, status, waited(started, clock))
         if check_delivered(order):
             return order
         if deadline is not None and clock() > deadline:

@@ -28,6 +28,7 @@ from airflow_provider_oneatlas.client.errors import (
     TransportError,
     UntrustedUrlError,
 )
+from airflow_provider_oneatlas.client.hints import unreachable_hint
 from airflow_provider_oneatlas.client.models import Token
 
 log = logging.getLogger(__name__)
@@ -366,8 +367,9 @@ class SyncTransport:
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 decision = planner.on_exception(exc, request_sent=sent_before_failure(exc))
                 if not decision.retry:
+                    hint = "" if sent_before_failure(exc) else unreachable_hint(url, self.config.source)
                     raise TransportError(
-                        f"{call.method} {url} failed: {type(exc).__name__} ({decision.reason})"
+                        f"{call.method} {url} failed: {type(exc).__name__} ({decision.reason}){hint}"
                     ) from None
                 self._note_retry(call, decision)
                 continue

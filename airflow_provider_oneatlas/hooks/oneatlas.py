@@ -19,6 +19,7 @@ from airflow_provider_oneatlas.client.config import (
     normalize_base_url,
 )
 from airflow_provider_oneatlas.client.errors import ConfigurationError, OneAtlasError
+from airflow_provider_oneatlas.client.hints import missing_connection
 from airflow_provider_oneatlas.hooks.connection_test import MASKED_API_KEY_MESSAGE, is_masked_api_key
 from airflow_provider_oneatlas.hooks.form import CONNECTION_EXTRAS, FORM_FIELDS, description, ui_field_behaviour
 from airflow_provider_oneatlas.version_compat import BaseHook
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         WmtsCapabilities,
     )
     from airflow_provider_oneatlas.client.ordering import Placement
+    from airflow_provider_oneatlas.client.progress import TransferProgress
     from airflow_provider_oneatlas.client.search import SearchOutcome
 
 def _mask(secret: str) -> None:
@@ -110,6 +112,7 @@ def config_from_connection(conn: Any) -> ClientConfig:
         items = trusted.split(",") if isinstance(trusted, str) else list(trusted)
         kwargs["trusted_origins"] = frozenset(normalize_base_url(i, field_name="trusted_origins") for i in items)
 
+    kwargs["source"] = f"the Airflow connection {conn.conn_id!r}"
     base = _base_url(conn)
     if base:
         config = ClientConfig.for_base_url(api_key, base, **kwargs)
@@ -187,7 +190,15 @@ class OneAtlasHook(BaseHook):
 
     @cached_property
     def config(self) -> ClientConfig:
-        return config_from_connection(self.get_connection(self.oneatlas_conn_id))
+        return config_from_connection(self._connection())
+
+    def _connection(self) -> Any:
+        from airflow_provider_oneatlas.version_compat import AirflowNotFoundException
+
+        try:
+            return self.get_connection(self.oneatlas_conn_id)
+        except AirflowNotFoundException as exc:  # Airflow's "isn't defined" says nothing about how
+            raise AirflowNotFoundException(missing_connection(self.oneatlas_conn_id)) from exc
 
     @cached_property
     def client(self) -> OneAtlasClient:
@@ -215,7 +226,7 @@ class OneAtlasHook(BaseHook):
             with contextlib.suppress(AirflowNotFoundException):
                 conn = await getter(self.oneatlas_conn_id)
         if conn is None:
-            conn = await sync_to_async(self.get_connection)(self.oneatlas_conn_id)
+            conn = await sync_to_async(self._connection)()
         return config_from_connection(conn)
 
     def get_async_client(self, config: ClientConfig) -> AsyncOneAtlasClient:
@@ -363,7 +374,8 @@ class OneAtlasHook(BaseHook):
         url: str | None = None,
         verify_checksum: bool = True,
         connections: int = DEFAULT_CONNECTIONS,
+        progress: TransferProgress | None = None,
     ) -> DownloadResult:
         return self.client.download_item(
-            sink, item_id, url=url, verify_checksum=verify_checksum, connections=connections
+            sink, item_id, url=url, verify_checksum=verify_checksum, connections=connections, progress=progress
         )

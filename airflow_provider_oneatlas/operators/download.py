@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from airflow.sdk import Context, ObjectStoragePath
@@ -13,9 +13,11 @@ from airflow.sdk import Context, ObjectStoragePath
 from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.client.config import DEFAULT_CONNECTIONS
 from airflow_provider_oneatlas.client.errors import ValidationError
+from airflow_provider_oneatlas.client.progress import DEFAULT_INTERVAL, counting
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator
 from airflow_provider_oneatlas.storage.destination import prepare_destination, staged, to_destination
+from airflow_provider_oneatlas.storage.progress import extraction_progress, item_name, transfer_progress
 from airflow_provider_oneatlas.utils.arguments import is_templated
 from airflow_provider_oneatlas.version_compat import AirflowFailException
 
@@ -49,6 +51,8 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     template_fields: Sequence[str] = ("oneatlas_conn_id", "destination", "order_id", "item_ids")
     operator_extra_links = (OneAtlasStoredObjectLink(),)
     ui_color = "#7fd6a6"
+    #: Seconds between progress lines at most (also every 10 % of an item); tests make it short.
+    progress_interval: float = DEFAULT_INTERVAL
 
     def __init__(
         self,
@@ -118,7 +122,9 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         root = prepare_destination(self.destination)
         stored = []
-        for item_id, url in self._downloads():
+        downloads = self._downloads()
+        self._progress = transfer_progress(self.log, root, len(downloads), self.progress_interval)
+        for item_id, url in downloads:
             query.check_id(item_id, "item_id")
             if self.extract:
                 stored.append(self._extract(root, item_id, url))
@@ -160,6 +166,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
             if remote.md5 and recorded == remote.md5 and final.stat().st_size == remote.size:
                 self.log.info("%s is already stored with md5 %s: not downloading again", final, recorded)
                 return {"item_id": item_id, "path": str(final), "size": remote.size, "md5": recorded, "skipped": True}
+        self._progress.begin(item_name(item_id, root))
         with staged(final) as sink:
             result = self.hook.download_item(
                 sink,
@@ -167,7 +174,9 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                 url=url,
                 verify_checksum=self.verify_checksum,
                 connections=self.connections,
+                progress=self._progress,
             )
+        self._progress.end()
         # The sidecar comes last: a present .md5 vouches for a complete object.
         with staged(checksum) as sink:
             sink.write(f"{result.md5}  {final.name}\n".encode())
@@ -182,13 +191,16 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         target_root = root / item_id
         # zipfile needs to seek, so the archive is staged in a local temporary file first.
         with tempfile.TemporaryFile(prefix="oneatlas-") as tmp:
+            self._progress.begin(item_id)
             result = self.hook.download_item(
                 tmp,
                 item_id if url is None else None,
                 url=url,
                 verify_checksum=self.verify_checksum,
                 connections=self.connections,
+                progress=self._progress,
             )
+            self._progress.end()
             tmp.seek(0)
             try:
                 archive = zipfile.ZipFile(tmp)
@@ -197,11 +209,14 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
             with archive:
                 members = safe_members(archive, max_ratio=self.max_extract_ratio, max_total=self.max_extract_size)
                 files = []
+                unpacking = extraction_progress(self.log, target_root, item_id, members, self.progress_interval)
 
-                def open_target(member: Any) -> contextlib.AbstractContextManager[IO[bytes]]:
+                @contextlib.contextmanager
+                def open_target(member: Any) -> Iterator[IO[bytes]]:
                     final = target_root / member.name
                     final.parent.mkdir(parents=True, exist_ok=True)
-                    return staged(final)
+                    with staged(final) as sink:
+                        yield counting(sink, unpacking)
 
                 try:
                     for member in iter_extract(archive, members, open_target):
@@ -212,6 +227,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                         with contextlib.suppress(Exception):
                             ObjectStoragePath(str(written["path"])).unlink()
                     raise
+        unpacking.end()
         self.log.info("Extracted %d files of %s into %s", len(files), item_id, target_root)
         return {"item_id": item_id, "path": str(target_root), "size": result.size, "md5": result.md5, "files": files}
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_oneatlas.client import query
+from airflow_provider_oneatlas.client.order_pages import order_page_url
 from airflow_provider_oneatlas.links import OneAtlasOrderLink
 from airflow_provider_oneatlas.operators.base import OneAtlasProductOperator
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger, orders_from_event
@@ -163,7 +164,7 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
         return self._result(delivered.to_dict(), image_ids)
 
     def _remember(self, context: Context, order: Order) -> None:
-        self.oneatlas_order_url = order.url
+        self.oneatlas_order_url = order_page_url(self.hook.config, order.id)
         context["ti"].xcom_push(key="order_id", value=order.id)
 
     @staticmethod
@@ -186,5 +187,5 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
             order = orders_from_event(event)[0]
         # A resumed task is a new operator object: restore the link. The event carries it too, for
         # Airflow 3.1's dag.test(), which resumes with the event alone and drops the defer kwargs.
-        self.oneatlas_order_url = order_url or order.get("url")
+        self.oneatlas_order_url = order_url or order_page_url(self.hook.config, order["id"])
         return self._result(order, image_ids or order["product_ids"])

@@ -22,6 +22,9 @@ DESTINATION_ACCEPTED = (
     "s3://aws_conn_id@bucket/prefix/"
 )
 
+#: What a destination that has the right form but cannot be written needs.
+WRITABLE_FOLDER = "a folder the worker can create and write to, on local disk or in an object store"
+
 
 def to_destination(value: Any) -> ObjectStoragePath:
     """Where to store: an ``ObjectStoragePath``, an absolute path, or an object-store URL."""
@@ -62,7 +65,7 @@ def prepare_destination(value: Any) -> ObjectStoragePath:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError) as exc:
-        raise ValidationError("destination", f"{root} cannot be created: {exc}", DESTINATION_ACCEPTED) from None
+        raise ValidationError("destination", f"{root} cannot be created: {exc}", WRITABLE_FOLDER) from None
     return root
 
 
@@ -72,8 +75,16 @@ def _check_writable(root: ObjectStoragePath) -> None:
         probe = path
         while probe and not os.path.exists(probe):
             probe = os.path.dirname(probe)
-        if probe and (not os.path.isdir(probe) or not os.access(probe, os.W_OK)):
-            raise ValidationError("destination", f"{root} is not a writable directory", DESTINATION_ACCEPTED)
+        if probe and not os.path.isdir(probe):
+            raise ValidationError(
+                "destination", f"{root} cannot be a folder: {probe} is a file, not a directory", WRITABLE_FOLDER
+            )
+        if probe and not os.access(probe, os.W_OK):
+            raise ValidationError(
+                "destination",
+                f"{root} cannot be written: permission denied on {probe} (the worker runs as uid {os.getuid()})",
+                WRITABLE_FOLDER,
+            )
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from airflow_provider_oneatlas.client.errors import (
     TransportError,
 )
 from airflow_provider_oneatlas.client.query import check_id
+from airflow_provider_oneatlas.client.waiting import wait_gave_up, waited
 
 
 class OrderWaitError(OneAtlasError):
@@ -109,6 +110,7 @@ class OneAtlasOrderTrigger(BaseTrigger):
             return hook.get_async_client(config)
 
         delivered: dict[str, dict[str, Any]] = {}
+        started = time.monotonic()
         last_status: dict[str, str] = {}
         errors = 0
         # Waits sharing a connection share one poll (see poller.py): one listing per 500 orders.
@@ -139,7 +141,7 @@ class OneAtlasOrderTrigger(BaseTrigger):
                     errors += 1
                     self.log.warning("OneAtlas poll failed (%d in a row): %s", errors, update.error)
                     if errors > self.max_consecutive_errors:
-                        yield self._event("error", message=str(update.error))
+                        yield self._event("error", message=wait_gave_up(self.order_ids, started, errors, update.error))
                         return
                     continue
                 errors = 0
@@ -149,7 +151,7 @@ class OneAtlasOrderTrigger(BaseTrigger):
                 for order_id, order in update.orders.items():
                     if last_status.get(order_id) != order.status:
                         last_status[order_id] = order.status
-                        self.log.info("OneAtlas order %s is %s", order_id, order.status)
+                        self.log.info("OneAtlas order %s is %s (waited %s)", order_id, order.status, waited(started))
                     if order.is_failed:
                         yield self._event(
                             "failed",

@@ -14,7 +14,7 @@ from tests.helpers import search
 
 def test_links_read_what_the_operator_recorded() -> None:
     class Ran:
-        oneatlas_order_url = "https://data.api.oneatlas.airbus.com/api/v1/orders/abc-123"
+        oneatlas_order_url = "http://127.0.0.1:8765/orders/abc-123"
         oneatlas_stored_url = "https://bucket.example/imagery/abc-123.zip"
 
     assert OneAtlasOrderLink().get_link(Ran(), ti_key=None) == Ran.oneatlas_order_url
@@ -39,4 +39,5 @@ def test_an_order_task_links_to_its_order(oneatlas_conn: str, context: dict[str,
     op = OneAtlasOrderOperator(task_id="order", image_ids=search(context, limit=1), aoi=TOULOUSE_FIELD)
     result = op.execute(context)
     link = OneAtlasOrderLink().get_link(op, ti_key=None)
-    assert link == f"{sandbox.base_url}/api/v1/orders/{result['order_id']}"
+    # The sandbox's readable order page, not the API's JSON URL (a browser gets 401 there).
+    assert link == f"{sandbox.base_url}/orders/{result['order_id']}"

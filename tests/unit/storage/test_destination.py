@@ -78,3 +78,31 @@ def test_staged_leaves_nothing_when_the_write_fails(tmp_path: Path) -> None:
         sink.write(b"half")
         raise RuntimeError("cut")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_destination_under_a_file_says_it_is_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "imagery"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(ValidationError) as caught:
+        prepare_destination(str(blocker / "2024"))
+    assert str(caught.value) == (
+        f"destination: file://{blocker}/2024 cannot be a folder: {blocker} is a file, not a directory "
+        "(accepted: a folder the worker can create and write to, on local disk or in an object store)"
+    )
+
+
+def test_an_unwritable_destination_says_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    # The tests may run as root, which no chmod stops: the kernel's answer is what os.access returns.
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(locked) else real_access(p, mode))
+    with pytest.raises(ValidationError) as caught:
+        prepare_destination(str(locked / "2024"))
+    assert str(caught.value) == (
+        f"destination: file://{locked}/2024 cannot be written: permission denied on {locked} (the worker runs "
+        f"as uid {os.getuid()}) (accepted: a folder the worker can create and write to, on local disk or in an "
+        "object store)"
+    )
