@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,24 @@ def test_the_trigger_form_shows_every_param_with_its_title(page: Any, ui_airflow
     snap(page, "8-trigger-form.png", "trigger-form.png")
 
 
+@pytest.fixture
+def sandbox_process() -> Iterator[Any]:
+    """The scheduled run's sandbox (tests/e2e/conftest.py's), with a delivery large and slow enough to
+    log progress lines (4 MiB at 2 MB/s: a line per 10 %), as a multi-GB one does at its pace."""
+    from airflow_provider_oneatlas.sandbox.config import SandboxConfig
+    from airflow_provider_oneatlas.sandbox.server import SandboxProcess
+
+    config = SandboxConfig(
+        processing_after=2.0,
+        delivered_after=86400.0,
+        catalog_end="2024-12-31",
+        download_size=4 * 1024 * 1024,
+        bandwidth=2_000_000,
+    )
+    with SandboxProcess(config) as sandbox:
+        yield sandbox
+
+
 def test_the_task_log_of_a_scheduled_run_shows_the_progress_lines(
     browser: Any, airflow: Airflow, sandbox_process: Any, tmp_path: Path
 ) -> None:
@@ -312,6 +331,9 @@ def test_the_task_log_of_a_scheduled_run_shows_the_progress_lines(
         page.goto(f"{airflow.api_url}/dags/oneatlas_acquisition/runs/{run_id}/tasks/download")
         page.get_by_text("Downloaded ", exact=False).first.wait_for()
         assert page.get_by_text("Stored ", exact=False).first.is_visible()
+        # The progress lines the user reads while a long delivery streams in.
+        progress = page.get_by_text(re.compile(r"Downloading \S+ \(item 1 of 1\): [\d.]+ MB of 4\.2 MB \(\d+%\)"))
+        assert progress.count() >= 3, page.content()[-3000:]
         snap(page, "7-task-log.png", "task-logs.png")
     finally:
         context.close()
