@@ -32,6 +32,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_oneatlas.operators.order",
                     "airflow_provider_oneatlas.operators.download",
                     "airflow_provider_oneatlas.operators.quicklook",
+                    "airflow_provider_oneatlas.operators.approval",
                 ],
             }
         ],

@@ -231,10 +231,12 @@ class OneAtlasClient:
         budget: float | None = None,
         skip_already_ordered: bool = True,
         log: ordering.Log | None = None,
+        **spend: Any,
     ) -> ordering.Placement:
         """Order exactly once under ``customer_ref``, within ``budget`` and the balance (see
         :func:`ordering.place_order`): raises ``BudgetExceededError`` or ``NotOrderableError``
-        before anything is ordered."""
+        before anything is ordered. ``spend``: ``budgets``, ``max_price``, ``images``, ``spend_lock``
+        and ``now`` of :func:`ordering.place_order`."""
         return ordering.place_order(
             self,
             products,
@@ -244,6 +246,7 @@ class OneAtlasClient:
             budget=budget,
             skip_already_ordered=skip_already_ordered,
             log=log,
+            **spend,
         )
 
     def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:

@@ -17,14 +17,18 @@ DAGs over the same field buy nothing twice). Orders that ended failed, error or 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_provider_oneatlas.client.budgets import Budget, BudgetStatus, check_budgets, utcnow
 from airflow_provider_oneatlas.client.errors import (
     BudgetExceededError,
     NotOrderableError,
@@ -33,6 +37,7 @@ from airflow_provider_oneatlas.client.errors import (
     ServerError,
     TransportError,
 )
+from airflow_provider_oneatlas.client.preflight import preflight
 from airflow_provider_oneatlas.client.query import ORDER_KINDS, ProductSpec, check_customer_ref, order_body
 from airflow_provider_oneatlas.client.waiting import waited
 
@@ -75,6 +80,8 @@ class Placement:
     already_ordered: dict[str, str] | None = None
     #: the contract's balance read just before ordering (None when nothing was priced)
     balance: float | None = None
+    #: each budget checked, with what was spent under it before this order
+    budgets: tuple[BudgetStatus, ...] = ()
 
 
 def acquisition_tag(product: ProductSpec) -> str:
@@ -129,6 +136,11 @@ def place_order(
     tags: Sequence[str] | None = None,
     budget: float | None = None,
     skip_already_ordered: bool = True,
+    budgets: Sequence[Budget] = (),
+    max_price: float | None = None,
+    images: Mapping[str, Any] | None = None,
+    spend_lock: AbstractContextManager[Any] | None = None,
+    now: Callable[[], datetime] | None = None,
     post_attempts: int = ORDER_POST_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
     log: Log | None = None,
@@ -146,9 +158,49 @@ def place_order(
     if ref is None:
         raise ValueError("place_order needs a customer_ref: it is how a retry finds the order")
     # Built (and so checked) before any request; without a kind, the subscription decides it later.
-    body = order_body(kind or ORDER_KINDS[0], products, customer_ref=ref, tags=tags)
+    budget_tags = [b.tag for b in budgets]
+    order_body(kind or ORDER_KINDS[0], products, customer_ref=ref, tags=[*(tags or ()), *budget_tags])
     product_tags = [acquisition_tag(p) for p in products]
+    if max_price is not None and max_price < 0:
+        raise ValueError("max_price must not be negative")
+    with spend_lock if spend_lock is not None else contextlib.nullcontext():
+        return _place(
+            client,
+            products,
+            ref=ref,
+            kind=kind,
+            tags=[*(tags or ()), *(t for t in dict.fromkeys(budget_tags) if t not in (tags or ()))],
+            product_tags=product_tags,
+            budget=budget,
+            skip_already_ordered=skip_already_ordered,
+            budgets=budgets,
+            max_price=max_price,
+            images=images,
+            now=(now or utcnow),
+            post_attempts=post_attempts,
+            sleep=sleep,
+            log=log,
+        )
 
+
+def _place(
+    client: OneAtlasClient,
+    products: Sequence[ProductSpec],
+    *,
+    ref: str,
+    kind: str | None,
+    tags: Sequence[str],
+    product_tags: list[str],
+    budget: float | None,
+    skip_already_ordered: bool,
+    budgets: Sequence[Budget],
+    max_price: float | None,
+    images: Mapping[str, Any] | None,
+    now: Callable[[], datetime],
+    post_attempts: int,
+    sleep: Callable[[float], None],
+    log: Log,
+) -> Placement:
     existing = client.find_orders(customer_ref=ref)
     if existing:
         order = existing[0]
@@ -187,13 +239,19 @@ def place_order(
         tags=[*(tags or ()), *(t for t in dict.fromkeys(product_tags) if t not in (tags or ()))],
     )
 
-    # One read of the account serves both the order kind and the balance check.
+    # One read of the account serves the order kind, the preflight and the balance check.
     account = client.get_me()
-    if kind is None:
-        body = {**body, "kind": client.get_order_kind(account)}
+    body = {**body, "kind": preflight(client, products, kind=kind, account=account, images=images)}
     price = client.get_price(body=body)
     if not price.is_orderable:
         raise NotOrderableError(f"OneAtlas says the order is not orderable ({price.orderable})")
+    if max_price is not None and price.credits > max_price:
+        raise BudgetExceededError(
+            f"The order now costs {price.credits:g} credits, more than the {max_price:g} credits approved: "
+            "not ordered (ask for approval again)",
+            credits=price.credits,
+            limit=max_price,
+        )
     if budget is not None and price.credits > budget:
         raise BudgetExceededError(
             f"The order would cost {price.credits:g} credits, over the budget max_credits={budget:g}: not ordered",
@@ -207,17 +265,26 @@ def place_order(
             credits=price.credits,
             limit=account.balance,
         )
+    statuses = tuple(check_budgets(client, budgets, price.credits, now()))
     log.info("Ordering for %g credits (%.2f km2), customerRef %r", price.credits, price.area_km2, ref)
     for attempt in range(1, post_attempts + 1):
         try:
             order = client.create_order(body=body)
-            return Placement(order=order, price=price, already_ordered=skipped or None, balance=account.balance)
+            return Placement(
+                order=order, price=price, already_ordered=skipped or None, balance=account.balance, budgets=statuses
+            )
         except (TransportError, ServerError) as exc:
             # The POST may have reached OneAtlas even though the answer was lost: look first.
             found = client.find_orders(customer_ref=ref)
             if found:
                 log.warning("The order answer was lost but order %s exists: using it", found[0].id)
-                return Placement(order=found[0], price=price, already_ordered=skipped or None, balance=account.balance)
+                return Placement(
+                    order=found[0],
+                    price=price,
+                    already_ordered=skipped or None,
+                    balance=account.balance,
+                    budgets=statuses,
+                )
             if attempt == post_attempts:
                 raise
             # Proven absent: posting again cannot make a second order.

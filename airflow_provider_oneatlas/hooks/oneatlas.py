@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     # The HTTP client (requests) is imported when a task runs, never when a DAG file is parsed.
     from airflow_provider_oneatlas.client import api
     from airflow_provider_oneatlas.client.aio import AsyncOneAtlasClient
+    from airflow_provider_oneatlas.client.budgets import Budget, BudgetStatus
     from airflow_provider_oneatlas.client.client import OneAtlasClient
     from airflow_provider_oneatlas.client.download import RemoteFile
     from airflow_provider_oneatlas.client.models import (
@@ -322,6 +323,7 @@ class OneAtlasHook(BaseHook):
         tags: Sequence[str] | None = None,
         budget: float | None = None,
         skip_already_ordered: bool = True,
+        **spend: Any,
     ) -> Placement:
         """Order exactly once under ``customer_ref``, within ``budget`` and the balance.
 
@@ -329,7 +331,9 @@ class OneAtlasHook(BaseHook):
         again; with ``skip_already_ordered``, images an earlier order bought for the same AOI and
         options (any run, any DAG) are left out, and when all were, nothing is ordered
         (``Placement.order`` is None). Raises ``BudgetExceededError`` or ``NotOrderableError``
-        before anything is ordered.
+        before anything is ordered. ``spend``: ``budgets`` (period and run budgets, see
+        ``client/budgets.py``), ``max_price`` (an approved price), ``images`` (search summaries for
+        the preflight), ``spend_lock``, ``now``.
         """
         return self.client.place_order(
             products,
@@ -339,7 +343,14 @@ class OneAtlasHook(BaseHook):
             budget=budget,
             skip_already_ordered=skip_already_ordered,
             log=self.log,
+            **spend,
         )
+
+    def budget_statuses(self, budgets: Sequence[Budget]) -> list[BudgetStatus]:
+        """What was spent under each budget in its current period (read from the account's orders)."""
+        from airflow_provider_oneatlas.client.budgets import budget_statuses
+
+        return budget_statuses(self.client, budgets)
 
     def wait_for_order(self, order_id: str, *, poll_interval: float = 30.0, timeout: float | None = None) -> Order:
         """Poll until delivered; ``OrderFailedError`` if it fails, ``OrderWaitTimeoutError`` after

@@ -18,10 +18,12 @@ from airflow_provider_oneatlas.client import query
 from airflow_provider_oneatlas.client.order_pages import order_page_url
 from airflow_provider_oneatlas.links import OneAtlasOrderLink
 from airflow_provider_oneatlas.operators.base import OneAtlasProductOperator
+from airflow_provider_oneatlas.storage.destination import probe_destination
 from airflow_provider_oneatlas.triggers.oneatlas import OneAtlasOrderTrigger, orders_from_event
+from airflow_provider_oneatlas.utils import spend
 from airflow_provider_oneatlas.utils.arguments import default_deferrable, is_templated
 from airflow_provider_oneatlas.utils.errors import airflow_errors
-from airflow_provider_oneatlas.version_compat import AirflowSkipException
+from airflow_provider_oneatlas.version_compat import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
     from airflow_provider_oneatlas.client.models import Order
@@ -46,6 +48,15 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
     :param skip_already_ordered: leave out images that an earlier order (any run, any DAG) bought for
         the same AOI and product options, found in the account through the order's acquisition tag;
         when every image was, the task is skipped and nothing is ordered (default True).
+    :param destination: where the imagery will be stored (templated): proven writable (a probe object
+        written and removed) before anything is priced or ordered.
+    :param period_budget: a cap per UTC period over the account's order history, e.g.
+        ``{"credits": 20000, "period": "month", "tag": "fieldsnorth"}`` (tag: letters only; default
+        the DAG's own tag); templated. See ``docs/spend.md``.
+    :param run_budget: credits for every order of this DAG run together (mapped fields); needs the
+        order tasks serialised: a pool of one slot or ``max_active_tis_per_dagrun=1`` (templated).
+    :param approved_quote: the approval task's result: exactly its images are ordered, and only at
+        its price or less (templated).
     :param wait_for_completion: wait until the order is delivered (default False).
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param poll_interval: seconds between status checks while waiting.
@@ -61,6 +72,10 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
         "max_credits",
         "customer_ref",
         "tags",
+        "destination",
+        "period_budget",
+        "run_budget",
+        "approved_quote",
     )
     template_fields_renderers = {"aoi": "json"}
     operator_extra_links = (OneAtlasOrderLink(),)
@@ -77,9 +92,19 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
         deferrable: bool | None = None,
         poll_interval: float = 30.0,
         wait_timeout: float | None = None,
+        destination: Any = None,
+        period_budget: Any = None,
+        run_budget: Any = None,
+        approved_quote: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.destination = destination
+        self.period_budget = period_budget
+        self.run_budget = run_budget
+        self.approved_quote = approved_quote
+        if run_budget is not None:
+            spend.check_run_budget_serialised(self.pool, self.max_active_tis_per_dagrun)
         self.max_credits = max_credits
         self.customer_ref = customer_ref
         # A bare string is one tag, not a list of letters; a template renders later.
@@ -115,6 +140,16 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
         self.tags = query.check_tags(self.tags)  # a rendered template may be a string: one tag
         products = self.products()  # every input checked before any request
         budget = query.check_number(self.max_credits, "max_credits", lower=0, upper=1e12)
+        ti = context["ti"]
+        budgets = spend.budgets_for(self.period_budget, self.run_budget, dag_id=ti.dag_id, run_id=ti.run_id)
+        max_price = None
+        if self.approved_quote is not None:  # exactly the approved images, at the approved price
+            approved_ids, max_price = spend.approved_selection(self.approved_quote)
+            products = [p for p in products if p.item_id in approved_ids]
+            if [p.item_id for p in products] != approved_ids:
+                raise AirflowFailException(f"approved_quote: images {approved_ids} are not all among image_ids")
+        if self.destination is not None:
+            probe_destination(self.destination)  # before any request: nothing is bought for nowhere
         with airflow_errors():
             placement = self.hook.place_order(
                 products,
@@ -123,6 +158,9 @@ class OneAtlasOrderOperator(OneAtlasProductOperator):
                 tags=self.tags,
                 budget=budget,
                 skip_already_ordered=self.skip_already_ordered,
+                budgets=budgets,
+                max_price=max_price,
+                images=spend.image_summaries(self.image_ids),
             )
         order = placement.order
         if order is None:

@@ -103,3 +103,29 @@ def staged(final: ObjectStoragePath) -> Iterator[IO[bytes]]:
         with contextlib.suppress(Exception):
             partial.unlink()
         raise
+
+
+def probe_destination(value: Any) -> ObjectStoragePath:
+    """Prove the destination writable before anything is bought: create it, write a small probe
+    object through ``ObjectStoragePath`` and remove it. Raises a ``ValidationError`` naming the
+    destination otherwise (an unwritable bucket, a read-only disk, missing credentials)."""
+    root = prepare_destination(value)
+    probe = root / f".oneatlas-probe-{uuid.uuid4().hex[:12]}"
+    try:
+        with probe.open("wb") as sink:
+            sink.write(b"oneatlas write probe\n")
+    except Exception as exc:  # each object store raises its own kinds (OSError, botocore, gcsfs ...)
+        raise ValidationError(
+            "destination",
+            f"{root} is not writable ({type(exc).__name__}: {exc}); nothing was ordered",
+            "a folder the workers can write to, with its connection's credentials",
+        ) from None
+    try:
+        probe.unlink()
+    except Exception as exc:
+        raise ValidationError(
+            "destination",
+            f"{root} accepts writes but the probe {probe.name} could not be removed ({exc}); nothing was ordered",
+            "a folder where the workers may also delete (downloads are renamed into place)",
+        ) from None
+    return root

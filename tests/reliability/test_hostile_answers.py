@@ -269,6 +269,11 @@ def test_order_operator_on_a_created_order_without_id(hostile: HostileServer, ho
     hostile.route(*ORDERS, json_answer(NO_ORDERS))
     hostile.route(*PRICE_ROUTE, json_answer(PRICE))
     hostile.route(*ME_ROUTE, json_answer(ME))
+    # The preflight's reads: the subscription allowing the kind, the image in the catalogue.
+    hostile.route(
+        *SUBSCRIPTIONS, json_answer({"items": [{"kind": "subscription.data", "status": "active", "offers": [KIND]}]})
+    )
+    hostile.route(*SEARCH, json_answer({"features": [FEATURE], "totalResults": 1}))
     hostile.route(*CREATE, json_answer({"status": "ordered", "kind": KIND}))
     op = OneAtlasOrderOperator(task_id="order", image_ids=[ITEM_ID], aoi=TOULOUSE_FIELD, kind=KIND)
     raise_clearly(lambda: op.execute(context), (ResponseError,))

@@ -47,6 +47,8 @@ def test_importing_every_module_warns_nothing() -> None:
         "airflow_provider_oneatlas.sensors.oneatlas",
         "airflow_provider_oneatlas.triggers.oneatlas",
         "airflow_provider_oneatlas.links",
+        "airflow_provider_oneatlas.operators.approval",
+        "airflow_provider_oneatlas.taskgroups.acquisition",
     ]
     script = (
         "import warnings, importlib, airflow.sdk\n"

@@ -34,6 +34,7 @@ DATA = DEFAULT_SERVICE_URLS["data"]
 ORDERS = DATA + "/api/v1/orders"
 PRICES = DATA + "/api/v1/prices"
 ME = DATA + "/api/v1/me"
+SEARCH = DEFAULT_SERVICE_URLS["search"] + "/api/v1/opensearch"
 REF = "airflow:dag:order:run-1"
 ITEM = "e459d653-468f-471b-8d6e-90b13b14c655"
 PRODUCTS = [api.ProductSpec(item_id=ITEM, aoi=TUTORIAL_AOI)]
@@ -65,6 +66,8 @@ def mock() -> Any:
             DATA + "/api/v1/contracts/8b273bd7-5626-4ef3-80cf-c4fc33191083/subscriptions",
             json=tutorial("subscriptions.json"),
         )
+        # The preflight looks the ordered image up in the catalogue (a SENSOR SPOT image: orderable).
+        m.post(SEARCH, json=tutorial("search.json"))
         yield m
 
 
