@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_oneatlas.client.errors import ValidationError
-from airflow_provider_oneatlas.storage.destination import prepare_destination, staged, to_destination
+from airflow_provider_oneatlas.storage.destination import download_sink, prepare_destination, staged, to_destination
 
 
 @pytest.mark.parametrize("form", ["path", "str", "url", "object"])
@@ -78,3 +78,17 @@ def test_staged_leaves_nothing_when_the_write_fails(tmp_path: Path) -> None:
         sink.write(b"half")
         raise RuntimeError("cut")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_download_sink_is_staged_beyond_s3(tmp_path: Path) -> None:
+    """Local disk (any scheme but S3) keeps the staged write; S3's sink: tests/unit/storage/test_s3.py."""
+    final = ObjectStoragePath(f"file://{tmp_path}/item.zip")
+    with pytest.raises(RuntimeError, match="cut"), download_sink(final) as sink:
+        sink.write(b"half")
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+        raise RuntimeError("cut")
+    assert list(tmp_path.iterdir()) == []
+    with download_sink(final) as sink:
+        sink.write(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["item.zip"]
+    assert (tmp_path / "item.zip").read_bytes() == b"whole"
