@@ -5,19 +5,32 @@ AWS) and the sandbox (child process) serving one delivered zip of ``--size`` byt
 moto is slow and keeps every object). In the same run, alternating which goes first, best of ``--rounds``:
 
 - provider: ``OneAtlasClient.download_item`` (default: 8 ranged connections, as the operator does)
-  writing into ``ObjectStoragePath("s3://s3bench@bucket/key").open("wb")``: s3fs multipart upload,
-  the connection given as ``AIRFLOW_CONN_S3BENCH`` with the moto ``endpoint_url``;
+  into the sink the download operator uses for ``s3://`` paths
+  (``airflow_provider_oneatlas.storage.s3.open_sink``: a multipart upload through the boto3 client of
+  the path's ``S3Hook``, 8 parts of 8 MiB in flight, completed once the md5 is checked), the path being
+  ``ObjectStoragePath("s3://s3bench@bucket/key")`` with the connection given as
+  ``AIRFLOW_CONN_S3BENCH`` (the moto ``endpoint_url``);
 - reference: boto3 ``upload_file`` of the same bytes from a local file (the best a copy that
-  already sits on disk can do: 10 parts uploaded at once);
-- for information, the provider's sink alone: the same ``ObjectStoragePath`` opened for writing and
-  fed from the local file (s3fs uploads the parts of one file one after the other).
+  already sits on disk can do: 10 parts of 8 MiB uploaded at once);
+- for information, what the operator did before: ``ObjectStoragePath.open("wb")`` fed from the local
+  file (s3fs uploads the parts of one file one after the other).
 
-Prints both throughputs and the ratio. Checks (PASS/FAIL) that the object stored is intact (md5),
-and that no temporary full copy touched local disk while the provider streamed: this process's
-temporary directory is a private, watched one, and every file this process holds open is checked,
-including deleted ones, every 20 ms; no file of half the download's size or more may appear.
+Prints both throughputs and the ratio, PASS/FAIL against the goal (provider >= 0.9x boto3), and the
+CPU seconds per GB each side cost this process, the sandbox and moto (on a machine short of cores,
+throughput follows CPU: the provider also receives the download, hashes it and has the sandbox
+serve it, where the reference reads a local file). Both sides run with the same disk-watch thread. Checks
+(PASS/FAIL) that the object stored is intact (md5), that no multipart upload is left, and that no
+temporary full copy touched local disk while the provider streamed: this process's temporary
+directory is a private, watched one, and every file this process holds open is checked, including
+deleted ones, every 20 ms; no file of half the download's size or more may appear.
 
-    .venv/bin/python benchmarks/bench_s3.py [--size 256M] [--rounds 3]
+Memory (``--memory-sizes``, default 256M,2G; empty to skip): the provider's download into S3 runs in
+a fresh child process per size (forked by a shell, peak RSS reset right before the baseline, as in
+``bench_memory.py``); its peak RSS growth must stay under the bound of the design (the download's
+reorder buffer, ``connections`` x 8 MiB, plus the sink's part buffers, ``connections`` x 8 MiB, plus
+32 MiB of fixed overhead) and be the same, within 10 %, for both sizes.
+
+    .venv/bin/python benchmarks/bench_s3.py [--size 256M] [--rounds 3] [--memory-sizes 256M,2G]
 """
 
 from __future__ import annotations
@@ -51,6 +64,10 @@ from bench_download import (
 
 BUCKET = "oneatlas-bench"
 CONN_ID = "s3bench"
+GOAL_RATIO = 0.9
+PART = 8 * MIB
+FIXED_OVERHEAD = 32 * MIB
+GOAL_SPREAD = 0.10
 
 
 class DiskWatch:
@@ -175,6 +192,36 @@ class MotoProcess:
         self.process = None
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, every thread) of this process or of child ``pid`` so far."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by this process, the sandbox and moto during a block, added up per side."""
+
+    def __init__(self, sandbox_pid: int, moto_pid: int) -> None:
+        self.pids = {"this process": None, "sandbox": sandbox_pid, "moto": moto_pid}
+        self.totals: dict[str, dict[str, float]] = {}
+
+    def measure(self, side: str) -> Any:
+        meter = self
+
+        class Block:
+            def __enter__(self) -> None:
+                self.start = {name: cpu_seconds(pid) for name, pid in meter.pids.items()}
+
+            def __exit__(self, *exc: object) -> None:
+                totals = meter.totals.setdefault(side, dict.fromkeys(meter.pids, 0.0))
+                for name, pid in meter.pids.items():
+                    totals[name] += cpu_seconds(pid) - self.start[name]
+
+        return Block()
+
+
 def s3_md5(s3: Any, key: str) -> tuple[str, int]:
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
@@ -184,12 +231,86 @@ def s3_md5(s3: Any, key: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def memory_child(base_url: str, url: str, key: str, connections: int) -> None:
+    """In the child process: stream the download into S3 once, print the RSS figures as JSON."""
+    import contextlib
+    import gc
+    import resource
+
+    from airflow.sdk import ObjectStoragePath
+    from bench_memory import resident_bytes
+
+    from airflow_provider_oneatlas.storage.s3 import open_sink
+
+    client = make_client(base_url)
+    client.head_item(url=url)  # token, connection pool, imports: all before the baseline
+    warm = ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/warm-{key}")
+    with open_sink(warm, connections=connections) as sink:  # s3fs session and client: built
+        sink.write(b"warm-up")
+    warm.unlink()
+    gc.collect()
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # peak RSS := resident size now
+    baseline = min(resident_bytes(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    with open_sink(ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/{key}"), connections=connections) as sink:
+        result = client.download_item(sink, url=url, connections=connections)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"baseline": baseline, "peak": peak, "size": result.size, "md5": result.md5}))
+
+
+def memory(args: argparse.Namespace, base_url: str, client: Any, url: str, s3: Any) -> int:
+    """Peak RSS growth of a download streamed into S3, for each of ``--memory-sizes``; failures."""
+    from bench_download import local_session, sandbox_patch
+
+    sizes = [parse_size(text) for text in args.memory_sizes.split(",")]
+    bound = 2 * args.connections * PART + FIXED_OVERHEAD
+    item_id = url.rstrip("/").split("/")[-2]
+    growth = []
+    for size in sizes:
+        sandbox_patch(base_url, download_size=size)
+        print(f"Memory: building the {human(size)} zip in the sandbox...", flush=True)
+        truth = local_session().get(f"{base_url}/_sandbox/items/{item_id}/file", timeout=1800).json()
+        key = f"memory-{size}.zip"
+        command = [sys.executable, __file__, "--memory-child", base_url, url, key, str(args.connections)]
+        # A shell forks the child: ru_maxrss would survive a direct exec from this large process.
+        done = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *command], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"memory child failed: {done.stderr[-3000:]}")
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        stored = s3_md5(s3, key)
+        s3.delete_object(Bucket=BUCKET, Key=key)
+        expected = (truth["md5"], truth["size"])
+        if (figures["md5"], figures["size"]) != expected or stored != expected:
+            raise RuntimeError(f"not stored intact: {figures}, S3 {stored}, truth {truth}")
+        grown = figures["peak"] - figures["baseline"]
+        growth.append(grown)
+        print(
+            f"    {human(size)}: baseline {figures['baseline'] / MB:.1f} MB, peak {figures['peak'] / MB:.1f} MB, "
+            f"growth {grown / MB:.1f} MB, object intact",
+            flush=True,
+        )
+    spread = (max(growth) - min(growth)) / max(max(growth), 1)
+    ok = max(growth) <= bound and spread <= GOAL_SPREAD
+    print(
+        f"peak RSS growth streaming into S3 ({args.connections} connections): "
+        + ", ".join(f"{human(s)} {g / MB:.1f} MB" for s, g in zip(sizes, growth, strict=True))
+        + f" -> largest {max(growth) / MB:.1f} MB, spread {spread:.1%} (goal <= {bound / MB:.1f} MB = "
+        f"{args.connections} x 8 MiB download buffer + {args.connections} x 8 MiB parts + 32 MiB, "
+        f"within {GOAL_SPREAD:.0%}): {verdict(ok)}",
+        flush=True,
+    )
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size", type=parse_size, default=256 * MIB, help="zip size (default 256M)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, best of them counts (default 3)")
     parser.add_argument("--connections", type=int, default=8, help="connections of the provider (default 8)")
     parser.add_argument("--workdir", default=tempfile.gettempdir(), help="where the local reference file goes")
+    parser.add_argument(
+        "--memory-sizes", default="256M,2G", help="zip sizes of the memory check (default 256M,2G; '' skips it)"
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="oneatlas-bench-s3-", dir=args.workdir))
@@ -225,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from airflow.sdk import ObjectStoragePath
 
+        from airflow_provider_oneatlas.storage.s3 import open_sink
+
         print(f"Building a {human(args.size)} delivered zip in the sandbox (child process)...", flush=True)
         sandbox = start_sandbox(args.size, work / "sandbox-cache")
         client = make_client(sandbox.base_url)
@@ -235,12 +358,17 @@ def main(argv: list[str] | None = None) -> int:
             client.download_item(sink, url=url)
 
         # Warm-up, untimed: the first ObjectStoragePath resolves the Airflow connection and builds
-        # the s3fs filesystem (imports, session); boto3's client is already built.
+        # the s3fs filesystem (imports, session), the provider's sink its boto3 client (kept for the
+        # process, as in a task storing several items); the reference's boto3 client is already built.
         warm = ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/warm-up")
         with warm.open("wb") as sink:
             sink.write(b"warm-up")
+        with open_sink(warm, connections=args.connections) as sink:  # and the provider's boto3 client
+            sink.write(b"warm-up")
         warm.unlink()
 
+        assert moto.process is not None
+        meter = CpuMeter(sandbox.pid, moto.process.pid)
         provider_rates: list[float] = []
         boto3_rates: list[float] = []
         largest_file = temp_peak = 0
@@ -255,9 +383,10 @@ def main(argv: list[str] | None = None) -> int:
                 key = f"{side}-{round_number}.zip"
                 if side == "provider":
                     path = ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/{key}")
-                    with DiskWatch(private_tmp) as watch:
+                    with DiskWatch(private_tmp) as watch, meter.measure(side):
                         started = time.perf_counter()
-                        with path.open("wb") as sink:
+                        # What the download operator does for an s3:// destination.
+                        with open_sink(path, connections=args.connections) as sink:
                             result = client.download_item(sink, url=url, connections=args.connections)
                         seconds = time.perf_counter() - started
                     if watch.largest > largest_file:
@@ -275,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
                             sink.write(block)
                     s3fs_rates.append(size / (time.perf_counter() - started) / MB)
                 else:
-                    started = time.perf_counter()
-                    s3.upload_file(str(local), BUCKET, key)
+                    # The same watch thread as the provider's (ignored here): both sides carry its cost.
+                    with DiskWatch(private_tmp), meter.measure(side):
+                        started = time.perf_counter()
+                        s3.upload_file(str(local), BUCKET, key)
                     boto3_rates.append(size / (time.perf_counter() - started) / MB)
                 s3.delete_object(Bucket=BUCKET, Key=key)
             print(
@@ -286,19 +417,43 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         ratio = max(provider_rates) / max(boto3_rates)
+        spread = ", ".join(f"{p:.1f}/{b:.1f}" for p, b in zip(provider_rates, boto3_rates, strict=True))
+        fast = ratio >= GOAL_RATIO
+        failures += not fast
         print(
             f"S3 via ObjectStoragePath, {human(size)}, best of {args.rounds}: provider (sandbox -> S3, "
-            f"{args.connections} connections) {max(provider_rates):.1f} MB/s, boto3 upload_file (disk -> S3) "
-            f"{max(boto3_rates):.1f} MB/s -> {ratio:.2f}x boto3",
+            f"{args.connections} connections, {args.connections} parts in flight) {max(provider_rates):.1f} MB/s, "
+            f"boto3 upload_file (disk -> S3) {max(boto3_rates):.1f} MB/s -> {ratio:.2f}x boto3 "
+            f"(goal >= {GOAL_RATIO:.2f}x): {verdict(fast)}",
+            flush=True,
+        )
+        paired = sorted(p / b for p, b in zip(provider_rates, boto3_rates, strict=True))
+        print(
+            f"    every round, provider/boto3 MB/s: {spread}; ratio within each round: "
+            f"{', '.join(f'{r:.2f}' for r in paired)} (median {paired[len(paired) // 2]:.2f})",
             flush=True,
         )
         print(
-            f"    the same ObjectStoragePath sink fed from the local file (s3fs uploads one part at a time): "
+            f"    before (ObjectStoragePath.open('wb'): s3fs uploads one part at a time), fed from the local file: "
             f"{max(s3fs_rates):.1f} MB/s -> provider {max(provider_rates) / max(s3fs_rates):.2f}x of it",
             flush=True,
         )
+        for side, totals in meter.totals.items():
+            gigabytes = size * args.rounds / 1e9
+            print(
+                f"    CPU per GB stored, {side}: "
+                + ", ".join(f"{name} {seconds / gigabytes:.1f} s" for name, seconds in totals.items())
+                + f" (total {sum(totals.values()) / gigabytes:.1f} s)",
+                flush=True,
+            )
+        left = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        intact = intact and not left
         failures += not intact
-        print(f"objects stored by the provider intact (md5 {truth['md5']}): {verdict(intact)}", flush=True)
+        print(
+            f"objects stored by the provider intact (md5 {truth['md5']}), no multipart upload left "
+            f"({len(left)}): {verdict(intact)}",
+            flush=True,
+        )
         no_copy = largest_file < size // 2 and temp_peak < size // 2
         failures += not no_copy
         print(
@@ -307,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
             f"peak {temp_peak / MB:.1f} MB, file {size / MB:.1f} MB: {verdict(no_copy)}",
             flush=True,
         )
+        if args.memory_sizes:
+            failures += memory(args, sandbox.base_url, client, url, s3)
     finally:
         if sandbox is not None:
             sandbox.stop()
@@ -317,4 +474,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if len(sys.argv) == 6 and sys.argv[1] == "--memory-child":
+        memory_child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    else:
+        sys.exit(main())

@@ -166,6 +166,8 @@ SLOW_TESTS: dict[str, set[str]] = {
     "sandbox/test_view.py": {"test_quicklook_width[4096]"},  # a 4096-px PNG drawn in Python: ~20 s
     # 20 calls through 30% faults with Retry-After waits; retries: tests/unit/client/test_transport.py
     "unit/hooks/test_oneatlas.py": {"test_faults_are_retried_transparently"},
+    # A worker process (Airflow imported) SIGKILLed mid-upload: ~20 s; the sweep alone is in the fast tier.
+    "unit/storage/test_s3.py": {"test_a_killed_worker_leaves_an_orphan_the_next_try_aborts"},
 }
 
 

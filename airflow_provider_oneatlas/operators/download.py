@@ -16,7 +16,12 @@ from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.client.progress import DEFAULT_INTERVAL, counting
 from airflow_provider_oneatlas.links import OneAtlasStoredObjectLink
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator
-from airflow_provider_oneatlas.storage.destination import prepare_destination, staged, to_destination
+from airflow_provider_oneatlas.storage.destination import (
+    download_sink,
+    prepare_destination,
+    staged,
+    to_destination,
+)
 from airflow_provider_oneatlas.storage.progress import extraction_progress, item_name, transfer_progress
 from airflow_provider_oneatlas.utils.arguments import is_templated
 from airflow_provider_oneatlas.version_compat import AirflowFailException
@@ -167,7 +172,8 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                 self.log.info("%s is already stored with md5 %s: not downloading again", final, recorded)
                 return {"item_id": item_id, "path": str(final), "size": remote.size, "md5": recorded, "skipped": True}
         self._progress.begin(item_name(item_id, root))
-        with staged(final) as sink:
+        # Stored only when the block ends without error, that is after the size and md5 checks.
+        with download_sink(final) as sink:
             result = self.hook.download_item(
                 sink,
                 item_id if url is None else None,

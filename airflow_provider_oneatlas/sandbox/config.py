@@ -20,6 +20,7 @@ from typing import Any
 ENV_PREFIX = "ONEATLAS_SANDBOX_"
 
 ORDER_OUTCOMES = ("delivered", "failed", "error", "rejected")
+ORDER_LIST_ORDERS = ("newest", "oldest")
 #: Last acquisition date of the generated archive when ``catalog_end`` is not set.
 ARCHIVE_END = "2026-12-31"
 CONSUMPTION_MODES = ("gb", "tiles")
@@ -48,6 +49,11 @@ SETTING_HELP: dict[str, str] = {
     "delivered_after": "seconds from an order's creation to its final status (a number >= 0; real seconds or "
     "sandbox-clock seconds, whichever pass first)",
     "order_outcome": "what new orders end as (one of: " + ", ".join(ORDER_OUTCOMES) + ")",
+    "order_history": "past orders already on the account at start and after a reset, all delivered and older than "
+    "any new one: a real account holds thousands (an integer >= 0)",
+    "order_list_order": "sort of the order list GET /api/v1/orders, which the API does not document (one of: "
+    + ", ".join(ORDER_LIST_ORDERS)
+    + ")",
     "balance": "credits of the account (an integer >= 0)",
     "credits_per_km2": "price per km2 of AOI clipped to the image footprint (a number >= 0)",
     "min_credits": "minimum price of a product, in credits (an integer >= 0)",
@@ -101,6 +107,12 @@ class SandboxConfig:
     credits_per_km2: float = 10.0
     min_credits: int = 0
     consumption_mode: str = "gb"  # "gb" or "tiles": decides the order kind the subscription offers
+    # Past orders already on the account at start and reset (all delivered, older than any new one):
+    # a real account holds thousands.
+    order_history: int = 0
+    # Sort of GET /api/v1/orders: "newest" or "oldest" first. The API documents none, so clients must
+    # work with either.
+    order_list_order: str = "newest"
     # Catalog.
     catalog_size: int = 2000
     catalog_start: str = "2018-01-01"
@@ -143,6 +155,10 @@ class SandboxConfig:
             raise ConfigError(f"bandwidth must be positive or null, got {self.bandwidth!r}")
         if self.order_outcome not in ORDER_OUTCOMES:
             raise ConfigError(f"order_outcome must be one of {', '.join(ORDER_OUTCOMES)}")
+        if self.order_list_order not in ORDER_LIST_ORDERS:
+            raise ConfigError(f"order_list_order must be one of {', '.join(ORDER_LIST_ORDERS)}")
+        if self.order_history < 0:
+            raise ConfigError(f"order_history must not be negative, got {self.order_history!r}")
         if self.consumption_mode not in CONSUMPTION_MODES:
             raise ConfigError(f"consumption_mode must be one of {', '.join(CONSUMPTION_MODES)}")
         for name in ("balance", "min_credits", "catalog_size"):

@@ -254,7 +254,8 @@ def list_orders_document(request: Request) -> dict[str, Any]:
     customer_ref = request.query_params.get("customerRef")
     # SandboxMiddleware has advanced the orders before the route ran.
     with state.lock:
-        orders = sorted(state.orders.values(), key=lambda order: order.seq, reverse=True)
+        newest_first = state.config.order_list_order == "newest"
+        orders = sorted(state.orders.values(), key=lambda order: order.seq, reverse=newest_first)
 
     def keep(order: Order) -> bool:
         if statuses and order.status not in statuses:

@@ -178,6 +178,7 @@ class SandboxState:
             self.streamed_bytes = 0  # bytes of WMTS tiles served
             self.rng = random.Random(self.config.seed)
             self.delivered_items: dict[str, dict[str, Any]] = {}
+            self._add_history(self.config.order_history)
 
     def _build_catalog(self) -> Catalog:
         return Catalog(self.config, self.clock)
@@ -289,6 +290,31 @@ class SandboxState:
             return [dict(entry) for entry in self.request_log[start:]]
 
     # -- orders ----------------------------------------------------------------------------------
+
+    def _add_history(self, count: int) -> None:
+        """``count`` past orders, delivered days ago (no deliveries to download, no debit)."""
+        now, sim_now = time.time(), self.clock.now()
+        for index in range(count):
+            self._seq += 1
+            age = 86400 * 30 - index  # oldest first, all before any new order
+            created, created_sim = now - age, sim_now - age
+            order = Order(
+                id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+                seq=self._seq,
+                kind="order.product",
+                created_at=created,
+                payload={},
+                price=0,
+                products=[],
+                outcome="delivered",
+                processing_after=0.0,
+                delivered_after=0.0,
+                status="delivered",
+                updated_at=created,
+                created_sim=created_sim,
+                updated_sim=created_sim,
+            )
+            self.orders[order.id] = order
 
     def create_order(
         self,

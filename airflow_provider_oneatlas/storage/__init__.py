@@ -1,1 +1,2 @@
-"""Where imagery is written: destinations (any ``ObjectStoragePath``) and staged, all-or-nothing writes."""
+"""Where imagery is written: destinations (any ``ObjectStoragePath``), staged all-or-nothing writes, and
+the S3 multipart sink."""

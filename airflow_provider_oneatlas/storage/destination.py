@@ -2,7 +2,8 @@
 
 A destination is any ``ObjectStoragePath`` (local disk, S3, GCS, ...), checked before anything is
 ordered or downloaded. Every object is written under a temporary ``.partial`` name beside its final
-one and renamed only when complete.
+one and renamed only when complete; on S3 a download streams into a multipart upload instead,
+completed only when complete (:mod:`~airflow_provider_oneatlas.storage.s3`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import IO, Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_oneatlas.client.errors import ValidationError
+from airflow_provider_oneatlas.storage.s3 import open_sink as s3_sink
 
 DESTINATION_ACCEPTED = (
     "an ObjectStoragePath, an absolute local path, or a URL such as file:///data/imagery/ or "
@@ -129,3 +131,12 @@ def probe_destination(value: Any) -> ObjectStoragePath:
             "a folder where the workers may also delete (downloads are renamed into place)",
         ) from None
     return root
+
+
+def download_sink(final: ObjectStoragePath) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """The sink a download streams into; ``final`` exists only if the ``with`` block succeeds.
+
+    S3: parts uploaded concurrently into a multipart upload, completed at the end of the block or
+    aborted (s3fs would send them one after the other). Any other scheme: :func:`staged`.
+    """
+    return s3_sink(final) or staged(final)

@@ -2,9 +2,12 @@
 
 A triggerer runs all its triggers in one event loop. Rather than each wait asking for its own order
 every cycle (1,000 waits, 1,000 requests), waits register here; one poller per (event loop,
-connection) lists the account's orders, 500 a page, newest first, until it has seen every watched
-order, and hands each wait its orders' statuses. Polls back off while nothing moves, and a
-Retry-After from the server slows all of them at once.
+connection) lists only the account's *pending* orders (``status=ordered,processing``, 500 a page),
+then reads with one GET each watched order absent from that list (it left the pending statuses, or
+moved between pages while we read), and hands each wait its orders' statuses. The requests of a
+cycle follow the pending orders and the orders that just finished, never the account's history
+(its past orders are never pending) nor the list's sort order (the API documents none). Polls back
+off while nothing moves, and a Retry-After from the server slows all of them at once.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from airflow_provider_oneatlas.client.query import MAX_ORDERS_PER_PAGE
 
 log = logging.getLogger(__name__)
 
-#: Listing pages read per cycle before falling back to one GET per still-unseen order.
-MAX_LIST_PAGES = 20
+#: The statuses an order waits in; every other status is final. Only these are listed.
+PENDING_STATUSES = ("ordered", "processing")
+#: Single reads in flight at once, when many orders finish in the same cycle.
+MAX_READS_IN_FLIGHT = 8
 
 
 @dataclass
@@ -55,6 +60,9 @@ class OrderPoller:
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.last_status: dict[str, str] = {}
+        # Orders seen in a final status: they never change again, so they are not read again (a wait
+        # on several orders keeps its delivered ones watched until the last one is delivered).
+        self.final: dict[str, Order] = {}
         self.cycles = 0
 
     @classmethod
@@ -142,12 +150,14 @@ class OrderPoller:
                 del self._pollers[self.key]
 
     async def _poll(self, client: Any, ids: set[str]) -> tuple[dict[str, Order], dict[str, str]]:
-        """Every watched order's current state: a listing, then single reads for the unseen."""
-        found: dict[str, Order] = {}
-        remaining = set(ids)
+        """Every watched order's current state: the pending listing, then a GET for each one not in it."""
+        self.final = {i: order for i, order in self.final.items() if i in ids}
+        found: dict[str, Order] = dict(self.final)
+        remaining = set(ids) - found.keys()
         page = 1
-        while remaining and page <= MAX_LIST_PAGES:
-            result = await client.list_orders(page=page, items_per_page=MAX_ORDERS_PER_PAGE)
+        # The pending orders of the account: ceil(pending / 500) pages at most, whatever its history.
+        while remaining:
+            result = await client.list_orders(status=PENDING_STATUSES, page=page, items_per_page=MAX_ORDERS_PER_PAGE)
             for order in result.orders:
                 if order.id in remaining:
                     found[order.id] = order
@@ -155,10 +165,18 @@ class OrderPoller:
             if not result.orders or page * MAX_ORDERS_PER_PAGE >= result.total_results:
                 break
             page += 1
+        # Not pending any more (or shifted between two pages as others finished): read each once.
+        # A wait ends on its order's final status, so an order costs this GET once in its life.
         missing: dict[str, str] = {}
-        for order_id in sorted(remaining):
-            try:
-                found[order_id] = await client.get_order(order_id)
-            except NotFoundError as exc:
-                missing[order_id] = str(exc)
+        limit = asyncio.Semaphore(MAX_READS_IN_FLIGHT)
+
+        async def read(order_id: str) -> None:
+            async with limit:
+                try:
+                    found[order_id] = await client.get_order(order_id)
+                except NotFoundError as exc:
+                    missing[order_id] = str(exc)
+
+        await asyncio.gather(*(read(i) for i in sorted(remaining)))
+        self.final.update((i, order) for i, order in found.items() if order.is_terminal)
         return found, missing

@@ -12,6 +12,7 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.storage.destination import (
+    download_sink,
     prepare_destination,
     probe_destination,
     staged,
@@ -144,3 +145,17 @@ def test_a_folder_that_exists_but_takes_no_object_is_refused() -> None:
     with pytest.raises(ValidationError) as error:
         probe_destination("file:///proc/")
     assert error.value.field == "destination" and "is not writable" in str(error.value)
+
+
+def test_download_sink_is_staged_beyond_s3(tmp_path: Path) -> None:
+    """Local disk (any scheme but S3) keeps the staged write; S3's sink: tests/unit/storage/test_s3.py."""
+    final = ObjectStoragePath(f"file://{tmp_path}/item.zip")
+    with pytest.raises(RuntimeError, match="cut"), download_sink(final) as sink:
+        sink.write(b"half")
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+        raise RuntimeError("cut")
+    assert list(tmp_path.iterdir()) == []
+    with download_sink(final) as sink:
+        sink.write(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["item.zip"]
+    assert (tmp_path / "item.zip").read_bytes() == b"whole"
