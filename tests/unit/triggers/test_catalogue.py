@@ -137,6 +137,16 @@ async def settle(seconds: float, *running: Running) -> None:
             raise AssertionError("the trigger ended")
 
 
+async def until(condition: Any, *running: Running, timeout: float = 60.0) -> None:
+    """Let the triggers poll until ``condition()`` holds: a loaded machine makes cycles slow, so a
+    fixed sleep would not show what a cycle does. Fails if a trigger dies or time runs out."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not reached within {timeout} s")
+        await settle(0.1, *running)
+
+
 def watcher(conn_id: str, **kwargs: Any) -> OneAtlasNewImageTrigger:
     settings = {"poll_interval": 0.2, "persist_delay": 0.0} | kwargs
     return OneAtlasNewImageTrigger(TOULOUSE_FIELD, conn_id, **settings)
@@ -208,10 +218,17 @@ def test_emits_exactly_the_newly_published_images_once(oneatlas_conn: str, sandb
             before = clock(sandbox)
             count = len(running.events)
             await asyncio.to_thread(advance, sandbox, DAY)
-            await settle(1.0, running)
-            day = published_between(
-                oneatlas_conn, before, clock(sandbox), max_cloud_cover=60, min_coverage=0.2, newest_first=False
+            day = await asyncio.to_thread(
+                published_between,
+                oneatlas_conn,
+                before,
+                clock(sandbox),
+                max_cloud_cover=60,
+                min_coverage=0.2,
+                newest_first=False,
             )
+            await until(lambda: len(running.events) >= count + (1 if day else 0), running)
+            await settle(1.0, running)  # more cycles: no second event for the same day
             expected += day
             # One event for the cycle that found the day's images, naming them all; none on a quiet day.
             assert len(running.events) == count + (1 if day else 0), (day, running.events[count:])
@@ -364,7 +381,8 @@ def test_two_instances_of_one_watcher_in_one_process_emit_each_image_once(
         two = Running(rebuilt(watcher(oneatlas_conn)))
         await settle(1.0, one, two)
         await asyncio.to_thread(advance, sandbox, 3 * DAY)
-        await settle(1.5, one, two)
+        await until(lambda: bool(one.ids or two.ids), one, two)
+        await settle(1.5, one, two)  # more cycles of both: a duplicate would show now
         await one.stop()
         await two.stop()
         emitted = one.ids + two.ids
