@@ -1,16 +1,19 @@
 """``oneatlas_downstream_etl``: runs whenever ``oneatlas_acquisition`` lands imagery. Copy it to plug in your ETL.
 
-The acquisition DAG's download task records an event on the ``oneatlas://imagery/acquisition`` asset;
-its ``extra`` lists the stored zips: ``{"order_id", "objects": [{"item_id", "path", "size", "md5"}]}``.
-This DAG, scheduled on that asset:
+The acquisition DAG's download task writes a STAC Item beside every delivery it stores, and records an
+event on the ``oneatlas://imagery/acquisition`` asset whose ``extra`` lists them:
+``{"order_id", "objects": [...], "stac_items": ["<destination>/<item id>.json", ...]}``. This DAG,
+scheduled on that asset, reads the deliveries through their STAC Items (pystac), never through the
+layout of the zip:
 
-1. **deliveries** collects the zips of every event that triggered the run (or, in a manual run, the
-   ``objects`` Param: same shape, to reprocess something by hand);
-2. **inspect** (one mapped task per zip) re-checks the md5 of the stored object, lists what the zip
-   holds (names, sizes) and reads the DIMAP metadata (``DIM_*.XML``), then writes a manifest
-   ``<zip>.manifest.json`` next to the zip and returns it. Replace or extend this step with your own
-   processing: everything goes through ``ObjectStoragePath``, so it works the same on local disk,
-   S3, GCS, ...;
+1. **deliveries** collects the item hrefs of every event that triggered the run (or, in a manual run,
+   the ``stac_items`` Param: hrefs of items to reprocess by hand);
+2. **inspect** (one mapped task per item) loads the item, re-checks every asset that records a
+   ``file:checksum`` (md5) and ``file:size`` against the stored object, and writes a manifest
+   ``<item id>.manifest.json`` beside the item with what the item says: acquisition time, platform,
+   cloud cover, angles, bands, the order, and each asset. Replace or extend this step with your own
+   processing (``odc.stac.load(items)`` or ``stackstac.stack(items)`` turn the items into xarray);
+   everything goes through ``ObjectStoragePath``, so it works the same on local disk, S3, GCS, ...;
 3. **report** sums up the run.
 """
 
@@ -20,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from typing import Any
-from xml.etree import ElementTree
 
 import pendulum
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
@@ -33,21 +34,31 @@ try:  # Airflow 3.2+: the task SDK's exceptions (airflow.exceptions warns there)
 except ImportError:  # Airflow 3.0, 3.1
     from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
-#: DIMAP elements copied into the manifest when the metadata holds them.
-DIMAP_FIELDS = (
-    "DATASET_NAME",
-    "METADATA_FORMAT",
-    "METADATA_PROFILE",
-    "PRODUCER",
-    "MISSION",
-    "MISSION_INDEX",
-    "PRODUCT_TYPE",
-    "PROCESSING_LEVEL",
-    "IMAGING_DATE",
-    "IMAGING_TIME",
-    "DATASET_SIZE",
+#: Item properties copied into the manifest.
+PROPERTIES = (
+    "datetime",
+    "platform",
+    "constellation",
+    "instruments",
+    "gsd",
+    "eo:cloud_cover",
+    "view:incidence_angle",
+    "view:off_nadir",
+    "view:sun_azimuth",
+    "view:sun_elevation",
+    "processing:level",
+    "proj:code",
+    "oneatlas:dataset_name",
+    "oneatlas:product_type",
+    "oneatlas:radiometric_processing",
+    "oneatlas:order_id",
+    "oneatlas:order_credits",
 )
-MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+
+def storage_path(href: str) -> ObjectStoragePath:
+    """A STAC href (a local path or an object-store URL) as an ``ObjectStoragePath``."""
+    return ObjectStoragePath(href if "://" in href else "file://" + href)
 
 
 def md5_of(path: ObjectStoragePath, chunk_size: int = 8 * 1024 * 1024) -> str:
@@ -58,85 +69,86 @@ def md5_of(path: ObjectStoragePath, chunk_size: int = 8 * 1024 * 1024) -> str:
     return digest.hexdigest()
 
 
-def read_dimap(data: bytes) -> dict[str, Any]:
-    """The interesting fields of a DIMAP document, and the raster files it points to."""
-    # The zip's md5 was checked against OneAtlas' announced checksum, and the expat shipped with
-    # Python >= 3.7.1 refuses entity-expansion bombs.
-    root = ElementTree.fromstring(data)  # noqa: S314
-    fields: dict[str, Any] = {}
-    for name in DIMAP_FIELDS:
-        element = root.find(f".//{name}")
-        if element is not None and (element.text or "").strip():
-            fields[name.lower()] = element.text.strip()  # type: ignore[union-attr]
-    fields["raster_files"] = [e.get("href") for e in root.iter("DATA_FILE_PATH") if e.get("href")]
-    return fields
-
-
 with DAG(
     dag_id="oneatlas_downstream_etl",
-    description="Checks and catalogues each OneAtlas delivery landed by oneatlas_acquisition",
+    description="Checks and catalogues each OneAtlas delivery landed by oneatlas_acquisition, through its STAC Item",
     schedule=[ACQUISITION_IMAGERY],
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
-    tags=["oneatlas", "imagery", "example"],
+    tags=["oneatlas", "imagery", "stac", "example"],
     doc_md=__doc__,
     params={
-        "objects": Param(
+        "stac_items": Param(
             [],
             type="array",
-            description='Manual runs only: zips to process, e.g. [{"item_id": "...", "path": "file:///...", '
-            '"md5": "..."}]. Asset-triggered runs take them from the asset events.',
+            title="STAC Items (manual runs)",
+            description='Manual runs only: STAC Items to process, e.g. ["/data/imagery/2024-05-01/<item>.json"]. '
+            "Asset-triggered runs take them from the asset events.",
         ),
     },
 ) as dag:
 
     @task
     def deliveries(params: dict[str, Any] | None = None, triggering_asset_events: Any = None) -> list[dict[str, Any]]:
-        """The stored zips of every asset event that triggered this run."""
-        objects: list[dict[str, Any]] = []
+        """The STAC Items of every asset event that triggered this run."""
+        items: list[dict[str, Any]] = []
         for asset, events in (triggering_asset_events or {}).items():
             for event in events:
                 extra = event.extra or {}
-                for obj in extra.get("objects") or []:
-                    print(f"{asset.uri}: order {extra.get('order_id')} delivered {obj['item_id']} at {obj['path']}")
-                    objects.append(dict(obj, order_id=extra.get("order_id"), event_timestamp=str(event.timestamp)))
-        if not objects:
-            objects = [dict(obj) for obj in (params or {}).get("objects") or []]
-        print(f"{len(objects)} zip(s) to process")
-        return objects
+                for href in extra.get("stac_items") or []:
+                    print(f"{asset.uri}: order {extra.get('order_id')} delivered the item {href}")
+                    items.append({"href": href, "order_id": extra.get("order_id"), "event": str(event.timestamp)})
+        if not items:
+            items = [{"href": href} for href in (params or {}).get("stac_items") or []]
+        print(f"{len(items)} STAC item(s) to process")
+        return items
 
-    @task(map_index_template="{{ task.op_kwargs['delivery']['item_id'] }}")
+    @task(map_index_template="{{ task.op_kwargs['delivery']['href'].rsplit('/', 1)[-1] }}")
     def inspect(delivery: dict[str, Any]) -> dict[str, Any]:
-        """Check one zip's md5, list its contents and metadata, and write ``<zip>.manifest.json``."""
-        path = ObjectStoragePath(delivery["path"])
-        md5 = md5_of(path)
-        expected = delivery.get("md5")
-        if expected and md5 != expected:
-            raise AirflowFailException(f"{path}: md5 is {md5}, the delivery announced {expected}")
-        files: list[dict[str, Any]] = []
-        metadata: dict[str, Any] = {}
-        with path.open("rb") as stream, zipfile.ZipFile(stream) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                files.append({"name": info.filename, "size": info.file_size, "compressed_size": info.compress_size})
-                base = info.filename.rsplit("/", 1)[-1].upper()
-                if base.startswith("DIM_") and base.endswith(".XML") and info.file_size <= MAX_METADATA_BYTES:
-                    metadata = {"file": info.filename, **read_dimap(archive.read(info))}
+        """Load one STAC Item, check its assets' md5 and size, and write ``<item id>.manifest.json``."""
+        import pystac
+
+        from airflow_provider_oneatlas.stac.items import md5_of_multihash
+
+        item_path = storage_path(delivery["href"])
+        item = pystac.Item.from_dict(json.loads(item_path.read_text()))
+        assets = []
+        for key, asset in item.assets.items():
+            path = storage_path(asset.href)
+            size = path.stat().st_size
+            recorded_size = asset.extra_fields.get("file:size")
+            if recorded_size is not None and size != recorded_size:
+                raise AirflowFailException(f"{asset.href}: {size} bytes, the item records {recorded_size}")
+            expected = md5_of_multihash(asset.extra_fields.get("file:checksum") or "")
+            if expected is not None:
+                md5 = md5_of(path)
+                if md5 != expected:
+                    raise AirflowFailException(f"{asset.href}: md5 is {md5}, the item records {expected}")
+            assets.append(
+                {
+                    "key": key,
+                    "href": asset.href,
+                    "type": asset.media_type,
+                    "roles": asset.roles,
+                    "size": size,
+                    "md5_verified": expected is not None,
+                }
+            )
+        properties = {name: item.properties[name] for name in PROPERTIES if name in item.properties}
+        bands = [band.get("common_name") or band.get("name") for band in item.properties.get("eo:bands") or []]
         manifest = {
-            "item_id": delivery.get("item_id"),
-            "order_id": delivery.get("order_id"),
-            "zip": str(path),
-            "size": path.stat().st_size,
-            "md5": md5,
-            "md5_verified": bool(expected),
-            "files": files,
-            "metadata": metadata,
+            "item_id": item.id,
+            "item": delivery["href"],
+            "order_id": delivery.get("order_id") or item.properties.get("oneatlas:order_id"),
+            "bbox": item.bbox,
+            "properties": properties,
+            "bands": bands,
+            "assets": assets,
             "created_at": pendulum.now("UTC").isoformat(),
         }
-        target = path.parent / f"{path.name}.manifest.json"
+        target = item_path.parent / f"{item.id}.manifest.json"
         target.write_text(json.dumps(manifest, indent=2))
-        print(f"{path}: {len(files)} files, md5 {md5}; manifest {target}")
+        print(f"{item.id}: {len(assets)} asset(s) checked, acquired {item.datetime}; manifest {target}")
         manifest["manifest"] = str(target)
         return manifest
 
@@ -144,7 +156,7 @@ with DAG(
     def report(manifests: list[dict[str, Any]]) -> dict[str, Any]:
         manifests = list(manifests)
         for m in manifests:
-            print(f"{m['item_id']}: {m['zip']} ({m['size']} bytes, {len(m['files'])} files) -> {m['manifest']}")
-        return {"zips": len(manifests), "manifests": [m["manifest"] for m in manifests]}
+            print(f"{m['item_id']}: {len(m['assets'])} asset(s), {m['properties'].get('platform')} -> {m['manifest']}")
+        return {"items": len(manifests), "manifests": [m["manifest"] for m in manifests]}
 
     report(inspect.expand(delivery=deliveries()))

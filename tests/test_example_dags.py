@@ -100,6 +100,14 @@ def test_downstream_is_scheduled_on_the_acquisition_asset(dagbag: Any) -> None:
     assert assets == [asset]
 
 
+def test_downstream_reads_stac_items(dagbag: Any) -> None:
+    downstream = dagbag.dags["oneatlas_downstream_etl"]
+    assert "stac_items" in downstream.params and "stac" in downstream.tags
+    param = downstream.params.get_param("stac_items")
+    assert param.schema.get("title") and param.description
+    assert downstream.get_task("inspect").map_index_template
+
+
 def test_multi_aoi_is_mapped(dagbag: Any) -> None:
     dag = dagbag.dags["oneatlas_multi_aoi"]
     for task_id in ("search", "order", "wait", "download"):
@@ -141,7 +149,8 @@ def test_event_acquisition_runs_on_the_new_image_watcher(dagbag: Any) -> None:
 
 
 def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> None:
-    """Parsing runs in the scheduler's DAG processor again and again: it must stay light."""
+    """Parsing runs in the scheduler's DAG processor again and again: it must stay light (no pystac
+    either: the downstream DAG and the download operator import it only when a task runs)."""
     script = textwrap.dedent(
         """
         import json, sys
@@ -150,7 +159,7 @@ def test_parsing_imports_no_geometry_library_nor_the_sandbox(tmp_path: Path) -> 
         bag = bundle_dag_bag(sys.argv[1], Path(sys.argv[1]))
         heavy = sorted(
             m for m in sys.modules
-            if m.split(".")[0] in ("shapely", "pyproj")
+            if m.split(".")[0] in ("shapely", "pyproj", "pystac")
             or m.startswith("airflow_provider_oneatlas.sandbox")
             or m == "airflow_provider_oneatlas.client.geometry"
         )

@@ -93,6 +93,9 @@ def test_build_check_install_and_run_in_a_fresh_venv(tmp_path: Path) -> None:
         item = zips[0].stem
         truth = requests.get(f"{base}/_sandbox/items/{item}/file", timeout=10).json()
         assert zips[0].stat().st_size == truth["size"]
+        # pystac came with the wheel's own dependencies: the STAC Item is beside the zip.
+        item_doc = json.loads((zips[0].parent / f"{item}.json").read_text())
+        assert item_doc["id"] == item and item_doc["assets"]["archive"]["file:size"] == truth["size"]
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)

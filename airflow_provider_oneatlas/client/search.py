@@ -33,6 +33,8 @@ class SearchOutcome:
     query: SearchQuery | None = None
     #: a hint when nothing was found at all, e.g. that the catalogue holds no image over the AOI
     note: str | None = None
+    #: image id -> its raw catalogue feature, for each image in ``images`` (what STAC items are made of)
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def search_images(
@@ -87,6 +89,7 @@ def search_images(
         if not include_footprint:
             summary.pop("footprint", None)
         outcome.images.append(summary)
+        outcome.features[image.id] = image.raw
     if outcome.read == 0 and query.aoi is not None and (query.acquisition_date or query.publication_date):
         outcome.note = _empty_window_note(client, query)
     if newest_first:
@@ -94,6 +97,7 @@ def search_images(
     if limit is not None and len(outcome.images) > limit:
         outcome.over_limit = len(outcome.images) - limit
         outcome.images = outcome.images[:limit]
+        outcome.features = {s["id"]: outcome.features[s["id"]] for s in outcome.images}
     return outcome
 
 

@@ -48,9 +48,13 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
     :param max_extract_size: refuse zips that expand to more bytes than this (default 64 GiB).
     :param connections: parallel HTTP range connections for large files when the server accepts
         ranges (default 8; memory stays below ``connections`` x 8 MiB); 1 forces a single stream.
+    :param stac: write a STAC Item beside each stored delivery (``<item id>.json``) and the run's
+        ItemCollection (``items.json``) in the destination (default True; see ``docs/stac.md``).
+    :param cog: with ``extract=True``, also convert each image to a Cloud-Optimized GeoTIFF
+        (``<image>.cog.tif``) added to its STAC Item (default False; needs the ``cog`` extra).
 
     Returns a list of ``{"item_id", "path", "size", "md5"}``, with ``"skipped": True`` for an item
-    already stored, and ``"files"`` when extracted.
+    already stored, ``"files"`` when extracted, and ``"stac_item"`` (its STAC Item's href).
     """
 
     template_fields: Sequence[str] = ("oneatlas_conn_id", "destination", "order_id", "item_ids")
@@ -71,9 +75,18 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         max_extract_ratio: float = 100.0,
         max_extract_size: int = 64 * 1024**3,
         connections: int = DEFAULT_CONNECTIONS,
+        stac: bool = True,
+        cog: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(stac, bool):
+            raise ValidationError("stac", f"{stac!r} is not True or False", "stac=True (write STAC items) or False")
+        self.stac = stac
+        if cog is not False and (cog is not True or not (extract and stac)):
+            raise ValidationError("cog", f"{cog!r} needs extract=True and stac=True", "cog=True with extract=True")
+        self.cog = cog
+        self._order: Any = None  # the delivered order, read in _downloads
         if (order_id is None) == (item_ids is None):
             raise ValidationError(
                 "order_id",
@@ -113,6 +126,7 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
             return [(item_id, None) for item_id in query.check_image_ids(self.item_ids, "item_ids")]
         order_id = query.check_id(self._order_id_of(self.order_id), "order_id")
         order = self.hook.get_order(order_id)
+        self._order = order  # its id and price go into the STAC items
         if not order.is_delivered:
             raise AirflowFailException(
                 f"OneAtlas order {order_id} is {order.status}, not delivered: nothing to download"
@@ -125,6 +139,12 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
         return pairs
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        if self.cog:
+            from airflow_provider_oneatlas.stac.cog import cog_available
+
+            if not cog_available():  # checked before any bandwidth is spent
+                extra = "pip install 'airflow-provider-oneatlas[cog]'"
+                raise ValidationError("cog", "rio-cogeo is not installed", extra)
         root = prepare_destination(self.destination)
         stored = []
         downloads = self._downloads()
@@ -135,6 +155,10 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                 stored.append(self._extract(root, item_id, url))
             else:
                 stored.append(self._store(root, item_id, url))
+        if self.stac and stored:  # after every object is in place and verified
+            from airflow_provider_oneatlas.stac.delivery import write_delivery_items
+
+            write_delivery_items(self.hook, root, stored, order=self._order, cog=self.cog)
         if stored:
             self.oneatlas_stored_url = stored[0]["path"] if stored[0]["path"].startswith(("http", "https")) else None
         self._stored = stored
@@ -248,4 +272,5 @@ class OneAtlasDownloadOperator(OneAtlasBaseOperator):
                 events[outlet].extra = {
                     "order_id": self._order_id_of(self.order_id),
                     "objects": [{k: v for k, v in s.items() if k != "files"} for s in stored],
+                    "stac_items": [s["stac_item"] for s in stored if "stac_item" in s],
                 }

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from airflow_provider_oneatlas.client.errors import ValidationError
 from airflow_provider_oneatlas.client.query import (
     SearchQuery,
     check_count,
@@ -15,6 +16,7 @@ from airflow_provider_oneatlas.client.query import (
     to_utc_datetime,
 )
 from airflow_provider_oneatlas.operators.base import OneAtlasBaseOperator
+from airflow_provider_oneatlas.storage.destination import to_destination
 from airflow_provider_oneatlas.utils.arguments import is_templated
 from airflow_provider_oneatlas.utils.windows import (
     DEFAULT_FIRST_RUN_LOOKBACK,
@@ -23,6 +25,15 @@ from airflow_provider_oneatlas.utils.windows import (
     run_window_end,
 )
 from airflow_provider_oneatlas.version_compat import AirflowSkipException
+
+
+def stac_target(value: Any) -> Any:
+    """The file to write the search's STAC items to; a bad one is refused naming ``stac_items``."""
+    try:
+        return to_destination(value)
+    except ValidationError as exc:
+        accepted = "a file: an ObjectStoragePath, an absolute path or a URL such as s3://aws_conn_id@bucket/items.json"
+        raise ValidationError("stac_items", exc.problem, accepted) from None
 
 
 class OneAtlasSearchOperator(OneAtlasBaseOperator):
@@ -73,6 +84,9 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
     :param max_results: stop reading the catalogue after this many raw results (default 10,000).
     :param include_footprint: keep each image's footprint polygon in the summaries (default True).
     :param skip_if_empty: raise ``AirflowSkipException`` when nothing is left (default False).
+    :param stac_items: also store the kept images as a STAC ItemCollection (quicklook and thumbnail
+        as assets) at this file: an ``ObjectStoragePath`` or URL (templated); its href is pushed as
+        the XCom ``stac_items``.
 
     Returns a list of dicts: ``id``, ``acquisition_date``, ``cloud_cover``, ``constellation``,
     ``platform``, ``processing_level``, ``resolution``, ``incidence_angle``, ``workspace_id``,
@@ -93,6 +107,7 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         "max_cloud_cover",
         "min_coverage",
         "limit",
+        "stac_items",
     )
     template_fields_renderers = {"aoi": "json"}
     ui_color = "#a6c8ff"
@@ -126,9 +141,13 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
         max_results: int = 10_000,
         include_footprint: bool = True,
         skip_if_empty: bool = False,
+        stac_items: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.stac_items = stac_items
+        if stac_items is not None and not is_templated(stac_items):
+            stac_target(stac_items)
         self.aoi = aoi
         self.acquisition_date = acquisition_date
         self.publication_date = publication_date
@@ -237,6 +256,13 @@ class OneAtlasSearchOperator(OneAtlasBaseOperator):
             self.log.warning("OneAtlas search: %s", outcome.note)
         if outcome.over_limit:
             self.log.info("Keeping the first %d of %d images (limit)", len(outcome.images), kept)
+        if self.stac_items is not None:
+            from airflow_provider_oneatlas.stac.collections import public_href, write_search_items
+
+            target = stac_target(self.stac_items)
+            count = write_search_items(target, [outcome.features[s["id"]] for s in outcome.images])
+            self.log.info("Stored %d search results as STAC items in %s", count, target)
+            context["ti"].xcom_push(key="stac_items", value=public_href(target))
         if not outcome.images and self.skip_if_empty:
             raise AirflowSkipException("No OneAtlas image matches the search and the filters")
         return outcome.images

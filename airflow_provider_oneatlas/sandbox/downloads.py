@@ -35,13 +35,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from airflow_provider_oneatlas.sandbox.auth import get_state, require_token
+from airflow_provider_oneatlas.sandbox.dimap import dimap_document
 from airflow_provider_oneatlas.sandbox.errors import OneAtlasHTTPError
 from airflow_provider_oneatlas.sandbox.state import PRIVATE_WORKSPACE_ID, SandboxState
 
 router = APIRouter(dependencies=[Depends(require_token)])
 
 CHUNK_SIZE = 1024 * 1024
-FORMAT_VERSION = 1  # bump when the zip layout changes, so stale cached files are not reused
+FORMAT_VERSION = 2  # bump when the zip layout changes, so stale cached files are not reused
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
 
 # Where the request middleware keeps the log entry of the current request (see app.py).
@@ -62,26 +63,6 @@ class ZipFile:
 # -- building the zips ---------------------------------------------------------------------------------
 
 
-def metadata_xml(item_id: str, size: int) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<Dimap_Document name="DIM_{item_id}.XML">\n'
-        "  <Metadata_Identification>\n"
-        '    <METADATA_FORMAT version="2.0">DIMAP</METADATA_FORMAT>\n'
-        "    <METADATA_PROFILE>SANDBOX_ORTHO</METADATA_PROFILE>\n"
-        "  </Metadata_Identification>\n"
-        "  <Dataset_Identification>\n"
-        f"    <DATASET_NAME>{item_id}</DATASET_NAME>\n"
-        f'    <DATASET_SIZE unit="bytes">{size}</DATASET_SIZE>\n'
-        "    <PRODUCER>OneAtlas sandbox (synthetic data)</PRODUCER>\n"
-        "  </Dataset_Identification>\n"
-        "  <Raster_Data>\n"
-        f'    <Data_Access><DATA_FILE_PATH href="IMG_{item_id}_R1C1.JP2"/></Data_Access>\n'
-        "  </Raster_Data>\n"
-        "</Dimap_Document>\n"
-    ).encode()
-
-
 def _bulk_chunks(item_id: str, total: int) -> Any:
     """``total`` pseudo-random bytes derived from ``item_id``, in 1 MiB chunks.
 
@@ -99,10 +80,10 @@ def _bulk_chunks(item_id: str, total: int) -> Any:
         index += 1
 
 
-def build_zip(path: Path, item_id: str, size: int) -> ZipFile:
+def build_zip(path: Path, item_id: str, size: int, feature: dict[str, Any] | None = None) -> ZipFile:
     """Write the zip of ``item_id`` (about ``size`` bytes) to ``path``; return its md5 and exact size."""
     folder = f"{item_id}"
-    xml = metadata_xml(item_id, size)
+    xml = dimap_document(item_id, size, feature)  # the DIMAP of the delivered item's catalogue feature
     image_name = f"{folder}/IMG_{item_id}_R1C1.JP2"
     xml_name = f"{folder}/DIM_{item_id}.XML"
     zip64 = size > 0x7FFF0000
@@ -142,6 +123,7 @@ def ensure_zip(state: SandboxState, item_id: str) -> ZipFile:
     key = (item_id, size)
     with state.lock:
         cached = state.files.get(key)
+        feature = state.catalog.get(item_id)
         lock = state.file_locks.setdefault(key, threading.Lock())
     if cached is not None and cached[0].exists():
         return ZipFile(*cached)
@@ -157,7 +139,7 @@ def ensure_zip(state: SandboxState, item_id: str) -> ZipFile:
             except (ValueError, KeyError, OSError):
                 result = None
         if result is None:
-            result = build_zip(path, item_id, size)
+            result = build_zip(path, item_id, size, feature)
         with state.lock:
             state.files[key] = (result.path, result.md5, result.size)
         return result

@@ -9,7 +9,8 @@ downloads are slowed so they are in flight long enough to be interrupted. During
 - the Celery worker running a download is SIGKILLed mid-transfer (the task must be retried elsewhere).
 
 Then: the run succeeds; one order and one debit per field; every stored zip md5-identical to the
-sandbox's; nothing incomplete under a final name.
+sandbox's; a STAC item beside each and one ItemCollection holding them all; nothing incomplete under a
+final name.
 """
 
 from __future__ import annotations
@@ -200,7 +201,18 @@ def test_multi_aoi_on_celery_survives_a_killed_triggerer_and_worker(
         assert path.stat().st_size == truth["size"] and md5_file(path) == truth["md5"], item
         sidecar = path.with_name(path.name + ".md5")  # the download writes the checksum next to the zip
         assert sidecar.read_text().split()[0] == truth["md5"], sidecar
-    others = [p for p in destination.rglob("*") if p.is_file() and not p.name.endswith((".zip", ".zip.md5"))]
+    # The STAC hand-off: an item beside each zip, and one ItemCollection that every mapped download
+    # merged its item into (concurrently, on two workers).
+    (collection,) = list(destination.rglob("items.json"))
+    assert sorted(f["id"] for f in json.loads(collection.read_text())["features"]) == sorted(items)
+    stac = {path.with_name(f"{item}.json") for item, path in ((i, stored[f"{i}.zip"]) for i in items)}
+    assert all(p.is_file() for p in stac), sorted(p for p in stac if not p.is_file())
+    stac.add(collection)
+    others = [
+        p
+        for p in destination.rglob("*")
+        if p.is_file() and not p.name.endswith((".zip", ".zip.md5")) and p not in stac
+    ]
     leftovers = [p for p in others if p.name.startswith(".") and p.name.endswith(".partial")]
     assert others == leftovers, f"unexpected objects: {sorted(set(others) - set(leftovers))}"
     print(f"celery scale-out: {len(items)} images, {len(leftovers)} .partial left by the killed worker")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.conftest import EMPTY_RANGE, FOUND_RANGE, md5_file, sandbox_get
+from tests.stac_validation import validate_item, validate_item_collection
 
 NOWHERE = {  # a small box in the South Atlantic: the sandbox catalogue has nothing there
     "type": "Polygon",
@@ -96,6 +97,14 @@ def test_acquisition_lands_the_zip_once(
     assert event.extra["order_id"] == order["id"]
     assert event.extra["objects"] == summary["objects"]
 
+    # Each zip has its STAC Item beside it, valid offline, and the run's ItemCollection lists them.
+    assert event.extra["stac_items"] == [o["stac_item"] for o in summary["objects"]]
+    for obj in summary["objects"]:
+        doc = json.loads(Path(obj["stac_item"]).read_text())
+        validate_item(doc)
+        assert doc["assets"]["archive"]["href"] == str(path) and doc["properties"]["oneatlas:order_id"] == order["id"]
+    validate_item_collection(json.loads((path.parent / "items.json").read_text()))
+
 
 def test_downstream_etl_runs_on_the_asset_event(
     run_dag: Any, e2e_sandbox: Any, sandbox_conn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -105,6 +114,7 @@ def test_downstream_etl_runs_on_the_asset_event(
     assert acquisition.state == "success", acquisition.task_states()
     (event,) = acquisition.asset_events()
     (stored,) = event.extra["objects"]
+    (item_href,) = event.extra["stac_items"]
 
     # The scheduler would create an asset-triggered run that consumed the event; dag.test() creates a
     # manual run, so attach the event to it the same way (DagRun.consumed_asset_events).
@@ -127,37 +137,50 @@ def test_downstream_etl_runs_on_the_asset_event(
 
     assert run.state == "success", run.task_states()
     assert run.task_states() == {"deliveries": "success", "inspect": ["success"], "report": "success"}
-    assert run.rendered_map_indexes("inspect") == [stored["item_id"]]
+    assert run.rendered_map_indexes("inspect") == [f"{stored['item_id']}.json"]
     (delivery,) = run.xcom("deliveries")
-    assert delivery["item_id"] == stored["item_id"] and delivery["order_id"] == event.extra["order_id"]
+    assert delivery["href"] == item_href == stored["stac_item"] and delivery["order_id"] == event.extra["order_id"]
 
-    zip_path = local_path(stored["path"])
-    manifest_path = zip_path.with_name(zip_path.name + ".manifest.json")
-    assert manifest_path.is_file(), "the manifest was not written next to the zip"
+    # The manifest is what the STAC Item says, every asset checked against the stored object.
+    item_path = Path(item_href)
+    manifest_path = item_path.with_name(f"{stored['item_id']}.manifest.json")
+    assert manifest_path.is_file(), "the manifest was not written next to the item"
     manifest = json.loads(manifest_path.read_text())
     assert manifest == {k: v for k, v in run.xcom("inspect", map_index=0).items() if k != "manifest"}
-    assert manifest["item_id"] == stored["item_id"]
-    assert manifest["md5"] == stored["md5"] == md5_file(zip_path) and manifest["md5_verified"] is True
-    assert manifest["size"] == zip_path.stat().st_size
-    names = {f["name"].rsplit("/", 1)[-1] for f in manifest["files"]}
-    assert any(n.startswith("DIM_") and n.endswith(".XML") for n in names), names
-    assert any(n.endswith(".JP2") for n in names), names
-    assert manifest["metadata"]["dataset_name"] == stored["item_id"]
-    assert manifest["metadata"]["raster_files"]
-    assert run.xcom("report") == {"zips": 1, "manifests": [str(manifest_path.as_uri())]}
+    assert manifest["item_id"] == stored["item_id"] and manifest["order_id"] == event.extra["order_id"]
+    (asset,) = manifest["assets"]
+    assert asset["key"] == "archive" and asset["md5_verified"] is True
+    assert asset["href"] == str(local_path(stored["path"])) and asset["size"] == stored["size"]
+    assert md5_file(local_path(stored["path"])) == stored["md5"]
+    props = manifest["properties"]
+    from airflow_provider_oneatlas.hooks.oneatlas import OneAtlasHook
+
+    (found,) = OneAtlasHook().search(extra={"id": stored["item_id"]}).features  # the delivered item
+    feature = found.raw
+    assert props["oneatlas:dataset_name"] == feature["properties"]["parentIdentifier"]
+    assert props["eo:cloud_cover"] == feature["properties"]["cloudCover"]
+    assert props["datetime"][:19] == feature["properties"]["acquisitionDate"][:19]
+    assert props["oneatlas:order_id"] == event.extra["order_id"] and props["platform"]
+    assert manifest["bands"] == ["blue", "green", "red", "nir"]
+    assert run.xcom("report") == {"items": 1, "manifests": [str(manifest_path.as_uri())]}
 
 
 def test_downstream_etl_fails_on_a_corrupted_zip(run_dag: Any, airflow_db: Path, tmp_path: Path) -> None:
-    """A zip whose md5 does not match the delivery's is refused, and no manifest is written."""
+    """A stored object whose md5 does not match its STAC Item's is refused, and no manifest is written."""
+    from airflow_provider_oneatlas.stac.items import StoredFile
+    from tests.unit.stac.test_items import zip_item
+
     bad = tmp_path / "broken.zip"
     bad.write_bytes(b"PK\x03\x04 not the delivered bytes")
-    objects = [{"item_id": "broken", "path": bad.as_uri(), "size": bad.stat().st_size, "md5": "0" * 32}]
+    item = zip_item(stored=[StoredFile(str(bad), bad.stat().st_size, "0" * 32, "broken.zip")])
+    item_path = tmp_path / "item-1.json"
+    item_path.write_text(json.dumps(item.to_dict(transform_hrefs=False)))
 
-    run = run_dag("oneatlas_downstream_etl", {"objects": objects})
+    run = run_dag("oneatlas_downstream_etl", {"stac_items": [str(item_path)]})
 
     assert run.state == "failed"
     assert run.task_states()["inspect"] == ["failed"]
-    assert not (tmp_path / "broken.zip.manifest.json").exists()
+    assert not (tmp_path / "item-1.manifest.json").exists()
 
 
 def test_multi_aoi_downloads_one_zip_per_area(
@@ -195,6 +218,11 @@ def test_multi_aoi_downloads_one_zip_per_area(
     for obj in objects:
         assert_zip_matches_sandbox(e2e_sandbox.base_url, obj)
     assert len(run.asset_events()) == 2
+    # Both mapped downloads merged their items into the one ItemCollection of the run's folder.
+    (folder,) = {local_path(o["path"]).parent for o in objects}
+    collection = json.loads((folder / "items.json").read_text())
+    validate_item_collection(collection)
+    assert sorted(f["id"] for f in collection["features"]) == sorted(o["item_id"] for o in objects)
 
 
 def test_multi_aoi_with_nothing_anywhere_skips(

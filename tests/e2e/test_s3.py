@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from tests.e2e.conftest import FOUND_RANGE, sandbox_get
 from tests.moto import moto_s3, s3_client
+from tests.stac_validation import validate_item, validate_item_collection
 
 __all__ = ["moto_s3"]  # the fixture, re-used
 
@@ -41,3 +43,17 @@ def test_acquisition_to_s3(run_dag: Any, e2e_sandbox: Any, sandbox_conn: str, mo
 
     state = sandbox_get(e2e_sandbox.base_url, "/_sandbox/state")
     assert len(state["orders"]) == 1 and len(state["debits"]) == 1
+
+    # The STAC Item and the run's ItemCollection are on S3 too, their hrefs free of the connection id.
+    folder = zip_keys[0].rsplit("/", 1)[0]
+    assert f"{folder}/{item_id}.json" in keys and f"{folder}/items.json" in keys
+    assert stored["stac_item"] == f"s3://{BUCKET}/{folder}/{item_id}.json"
+    item = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{folder}/{item_id}.json")["Body"].read())
+    validate_item(item)
+    archive = item["assets"]["archive"]
+    assert archive["href"] == f"s3://{BUCKET}/{zip_keys[0]}"
+    assert archive["file:checksum"] == "d510" + hashlib.md5(body).hexdigest() and archive["file:size"] == len(body)
+    assert item["properties"]["oneatlas:dataset_name"]  # the DIMAP was read back from the zip on S3
+    collection = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{folder}/items.json")["Body"].read())
+    validate_item_collection(collection)
+    assert [f["id"] for f in collection["features"]] == [item_id]

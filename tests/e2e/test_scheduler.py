@@ -94,8 +94,19 @@ def test_acquisition_under_a_real_scheduler(airflow: Airflow, sandbox_process: A
     downstream = wait_for("the downstream ETL run", downstream_done, remaining(), airflow, interval=2)
     assert downstream["state"] == "success", airflow.diagnostics()
     assert downstream["run_type"] == "asset_triggered"
-    manifest = json.loads(zips[0].with_name(zips[0].name + ".manifest.json").read_text())
-    assert manifest["item_id"] == item_id and manifest["md5"] == truth["md5"]
+    # It read the delivery through its STAC Item (beside the zip) and checked the zip's md5 from it.
+    manifest = json.loads(zips[0].with_name(f"{item_id}.manifest.json").read_text())
+    assert manifest["item_id"] == item_id and manifest["item"] == str(zips[0].with_name(f"{item_id}.json"))
+    assert manifest["assets"] == [
+        {
+            "key": "archive",
+            "href": str(zips[0]),
+            "type": "application/zip",
+            "roles": ["data", "archive"],
+            "size": truth["size"],
+            "md5_verified": True,
+        }
+    ]
 
     # The scheduled run of the last interval (created on unpause) found nothing, ordered nothing.
     runs = airflow.api("/api/v2/dags/oneatlas_acquisition/dagRuns")["dag_runs"]

@@ -75,6 +75,15 @@ def test_each_filter_counts_what_it_removed(mock: Any, client: OneAtlasClient) -
     assert outcome.read == sum(outcome.removed.values()) + outcome.over_limit + len(outcome.images)
 
 
+def test_the_raw_feature_of_each_kept_image_and_no_other(mock: Any, client: OneAtlasClient) -> None:
+    """What STAC items of the search are made of: the catalogue's own feature, for exactly what is returned."""
+    outcome = run(client, max_cloud_cover=20, min_coverage=0.9, limit=2)
+    by_id = {f["properties"]["id"]: f for f in FEATURES}
+    assert set(outcome.features) == {"img-e", "img-a"}  # img-f, dropped by the limit, is not kept
+    assert all(outcome.features[i] == by_id[i] for i in outcome.features)
+    assert set(run(client).features) == set(by_id)
+
+
 def test_without_filters_nothing_is_counted_as_removed(mock: Any, client: OneAtlasClient) -> None:
     outcome = run(client)
     assert outcome.removed == {} and outcome.over_limit == 0 and len(outcome.images) == 6
