@@ -116,7 +116,8 @@ def test_streamed_in_concurrent_parts_and_completed_after_the_md5_check(
     assert stored["path"] == f"s3://aws_moto@{BUCKET}/{key}"
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert len(body) == truth["size"] == SIZE and hashlib.md5(body).hexdigest() == truth["md5"]
-    assert keys(s3) == [key, key + ".md5"]
+    # Beside the zip: its md5 sidecar, its STAC item and the run's ItemCollection (stac=True by default).
+    assert keys(s3) == sorted([key, key + ".md5", f"imagery/{item_id}.json", "imagery/items.json"])
     assert uploads(s3) == []
 
 
@@ -250,4 +251,4 @@ def test_a_killed_worker_leaves_an_orphan_the_next_try_aborts(
     assert uploads(s3) == []  # the orphan aborted, ours completed
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert hashlib.md5(body).hexdigest() == truth["md5"] == stored["md5"] and len(body) == truth["size"]
-    assert keys(s3) == [key, key + ".md5"]
+    assert keys(s3) == sorted([key, key + ".md5", f"imagery/{item_id}.json", "imagery/items.json"])
