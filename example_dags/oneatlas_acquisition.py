@@ -41,6 +41,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 from oneatlas_assets import ACQUISITION_IMAGERY
+from oneatlas_params import delivery_params, product_params, search_params
 
 from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
@@ -77,50 +78,7 @@ with DAG(
             title="Area of interest",
             description="GeoJSON geometry (Polygon or MultiPolygon, lon/lat) of the field to image.",
         ),
-        "max_image_age_days": Param(
-            7,
-            type="number",
-            minimum=0.01,
-            title="Maximum image age (days)",
-            description="Only images acquired within this many days before the run: an old archive image "
-            "published today is not bought by surprise. Longer than the usual publication delay (1-3 days).",
-        ),
-        "first_run_lookback_days": Param(
-            3,
-            type="number",
-            minimum=0.01,
-            title="First run looks back (days)",
-            description="With no earlier successful run, search the images published this many days back.",
-        ),
-        "start": Param(
-            None,
-            type=["null", "string"],
-            title="Acquired from (manual runs)",
-            description="For a run over a fixed period: acquired from this ISO date or date-time. Empty (the "
-            "schedule): the images published since the previous successful run.",
-        ),
-        "end": Param(
-            None,
-            type=["null", "string"],
-            title="Acquired until (manual runs)",
-            description="With 'Acquired from': acquired until this ISO date or date-time; empty: until now.",
-        ),
-        "max_cloud_cover": Param(
-            20,
-            type="number",
-            minimum=0,
-            maximum=100,
-            title="Maximum cloud cover (%)",
-            description="Percent of clouds in the image, at most.",
-        ),
-        "min_coverage": Param(
-            0.5,
-            type="number",
-            minimum=0,
-            maximum=1,
-            title="Minimum coverage of the field",
-            description="Fraction (0-1) of the field an image must cover.",
-        ),
+        **search_params(),
         "max_images": Param(
             1,
             type="integer",
@@ -132,36 +90,8 @@ with DAG(
         "max_credits": Param(
             5000, type="number", minimum=0, title="Budget (credits)", description="The most one run may spend."
         ),
-        "product_type": Param(
-            "bundle",
-            enum=["bundle", "pansharpened", "bundle-fs", "pansharpened-fs"],
-            title="Product type",
-            description="bundle: panchromatic and multispectral bands apart; pansharpened: fused colour "
-            "image; -fs variants for Pleiades Neo.",
-        ),
-        "radiometric_processing": Param(
-            "REFLECTANCE",
-            enum=["REFLECTANCE", "DISPLAY", "BASIC16"],
-            title="Radiometric processing",
-            description="REFLECTANCE: top-of-atmosphere reflectance for analysis; DISPLAY: 8-bit for "
-            "viewing; BASIC16: raw 16-bit digital numbers.",
-        ),
-        "destination": Param(
-            DEFAULT_DESTINATION,
-            type="string",
-            title="Destination",
-            description="Folder URL for the zips (file://, s3://conn_id@bucket/prefix/, ...); <ds>/ is appended.",
-        ),
-        "conn_id": Param(
-            "oneatlas_default", type="string", title="Connection", description="The OneAtlas connection id."
-        ),
-        "poll_interval": Param(
-            5,
-            type="number",
-            minimum=1,
-            title="Poll interval (s)",
-            description="Seconds between order status checks while waiting for the delivery.",
-        ),
+        **product_params(),
+        **delivery_params(DEFAULT_DESTINATION),
     },
 ) as dag:
     search = OneAtlasSearchOperator(

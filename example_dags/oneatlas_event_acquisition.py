@@ -38,6 +38,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
 from oneatlas_assets import EVENT_IMAGERY
+from oneatlas_params import delivery_params, product_params
 
 from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
@@ -113,36 +114,13 @@ with DAG(
             title="Budget",
             description="The most one run may spend, in credits (priced before ordering).",
         ),
-        "product_type": Param(
-            "bundle",
-            enum=["bundle", "pansharpened", "bundle-fs", "pansharpened-fs"],
-            title="Product type",
-            description="What OneAtlas delivers for each image.",
-        ),
-        "radiometric_processing": Param(
-            "REFLECTANCE",
-            enum=["REFLECTANCE", "DISPLAY", "BASIC16"],
-            title="Radiometric processing",
-            description="The radiometry of the delivered product.",
-        ),
-        "destination": Param(
-            DEFAULT_DESTINATION,
-            type="string",
-            title="Destination",
-            description="Folder URL for the zips (file://, s3://conn_id@bucket/prefix/, ...); <date>/ is appended.",
-        ),
+        **product_params(),
+        **delivery_params(DEFAULT_DESTINATION, appended="<date>/ is appended"),
         "conn_id": Param(
             "oneatlas_default",
             type="string",
             title="OneAtlas connection",
             description="The connection the tasks order and download with (the watcher uses oneatlas_default).",
-        ),
-        "poll_interval": Param(
-            5,
-            type="number",
-            minimum=1,
-            title="Order status poll interval",
-            description="Seconds between order status checks while waiting for the delivery.",
         ),
     },
 ) as dag:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param
+from oneatlas_params import delivery_params, search_params
 
 from airflow_provider_oneatlas.taskgroups.acquisition import oneatlas_acquisition_group
 
@@ -113,58 +114,11 @@ with DAG(
             title="Ask for approval above (credits)",
             description="A field's order above this price waits for a person's approval (0: always ask).",
         ),
-        "max_image_age_days": Param(
-            7,
-            type="number",
-            minimum=0.01,
-            title="Maximum image age (days)",
-            description="Only images acquired within this many days before the run.",
-        ),
-        "start": Param(
-            None,
-            type=["null", "string"],
-            title="Acquired from (manual runs)",
-            description="For a run over a fixed period: acquired from this ISO date. Empty: published since "
-            "the previous successful run.",
-        ),
-        "end": Param(
-            None,
-            type=["null", "string"],
-            title="Acquired until (manual runs)",
-            description="With 'Acquired from': acquired until this ISO date; empty: until now.",
-        ),
-        "max_cloud_cover": Param(
-            20,
-            type="number",
-            minimum=0,
-            maximum=100,
-            title="Maximum cloud cover (%)",
-            description="Images cloudier than this are left out.",
-        ),
-        "min_coverage": Param(
-            0.5,
-            type="number",
-            minimum=0,
-            maximum=1,
-            title="Minimum coverage of a field",
-            description="Fraction (0-1) of a field an image must cover.",
-        ),
-        "destination": Param(
+        **search_params(field="a field", first_run_lookback=False),
+        **delivery_params(
             DEFAULT_DESTINATION,
-            type="string",
-            title="Destination",
-            description="Folder URL (file://, s3://conn@bucket/...); <YYYY-MM-DD>/ is appended for imagery, "
-            "quicklooks/ for the approval's previews.",
-        ),
-        "conn_id": Param(
-            "oneatlas_default", type="string", title="Connection", description="The OneAtlas connection id."
-        ),
-        "poll_interval": Param(
-            60,
-            type="number",
-            minimum=1,
-            title="Poll interval (s)",
-            description="Seconds between order status checks while waiting for delivery.",
+            appended="<YYYY-MM-DD>/ is appended for imagery, quicklooks/ for the approval's previews",
+            poll_interval=60,
         ),
     },
 ) as dag:

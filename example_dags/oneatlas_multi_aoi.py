@@ -28,6 +28,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 from oneatlas_assets import MULTI_AOI_IMAGERY
+from oneatlas_params import delivery_params, search_params
 
 from airflow_provider_oneatlas.operators.download import OneAtlasDownloadOperator
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
@@ -90,59 +91,14 @@ with DAG(
             title="Fields",
             description="Fields to image: a list of {name, aoi (GeoJSON geometry)}.",
         ),
-        "max_image_age_days": Param(
-            7,
-            type="number",
-            minimum=0.01,
-            title="Maximum image age (days)",
-            description="Only images acquired within this many days before the run.",
-        ),
-        "first_run_lookback_days": Param(
-            3,
-            type="number",
-            minimum=0.01,
-            title="First run looks back (days)",
-            description="With no earlier successful run, search the images published this many days back.",
-        ),
-        "start": Param(
-            None,
-            type=["null", "string"],
-            title="Acquired from (manual runs)",
-            description="For a run over a fixed period: acquired from this ISO date. Empty: the schedule's "
-            "window (published since the previous successful run).",
-        ),
-        "end": Param(
-            None,
-            type=["null", "string"],
-            title="Acquired until (manual runs)",
-            description="With 'Acquired from': acquired until this ISO date; empty: until now.",
-        ),
-        "max_cloud_cover": Param(
-            20, type="number", minimum=0, maximum=100, title="Maximum cloud cover (%)", description="At most."
-        ),
-        "min_coverage": Param(
-            0.5,
-            type="number",
-            minimum=0,
-            maximum=1,
-            title="Minimum coverage of the field",
-            description="Fraction (0-1) of a field an image must cover.",
-        ),
+        **search_params(field="a field"),
         "max_images": Param(
             1, type="integer", minimum=1, maximum=50, title="Images per field", description="Newest first."
         ),
         "max_credits": Param(
             5000, type="number", minimum=0, title="Budget per order (credits)", description="Each field's order."
         ),
-        "destination": Param(
-            DEFAULT_DESTINATION, type="string", title="Destination", description="Folder URL; <ds>/ is appended."
-        ),
-        "conn_id": Param(
-            "oneatlas_default", type="string", title="Connection", description="The OneAtlas connection id."
-        ),
-        "poll_interval": Param(
-            5, type="number", minimum=1, title="Poll interval (s)", description="Seconds between status checks."
-        ),
+        **delivery_params(DEFAULT_DESTINATION),
     },
 ) as dag:
 
