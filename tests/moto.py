@@ -12,6 +12,22 @@ from typing import Any
 import pytest
 
 
+def forget_s3_filesystems() -> None:
+    """Each moto server has its own port: drop the S3 filesystems this process keeps per connection
+    (Airflow's object-store cache by conn id, s3fs's instance cache), or a later test would reach a
+    server already stopped."""
+    import contextlib
+
+    with contextlib.suppress(ImportError, AttributeError):
+        from airflow.sdk.io import store
+
+        store._STORE_CACHE.clear()
+    with contextlib.suppress(ImportError):
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+
+
 @pytest.fixture
 def moto_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     """A moto S3 server on a free loopback port; every AWS client of this process is pointed at it."""
@@ -33,6 +49,7 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    forget_s3_filesystems()
     try:
         host, port = server.get_host_and_port()
         assert host == "127.0.0.1" and port > 0
@@ -52,6 +69,7 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+        forget_s3_filesystems()
 
 
 def s3_client(endpoint: str) -> Any:

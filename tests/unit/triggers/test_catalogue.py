@@ -147,6 +147,11 @@ async def until(condition: Any, *running: Running, timeout: float = 60.0) -> Non
         await settle(0.1, *running)
 
 
+def watching() -> int:
+    """How many watchers have taken their baseline (or state) and joined a poller: started."""
+    return sum(len(poller.watches) for poller in CataloguePoller._pollers.values())
+
+
 def watcher(conn_id: str, **kwargs: Any) -> OneAtlasNewImageTrigger:
     settings = {"poll_interval": 0.2, "persist_delay": 0.0} | kwargs
     return OneAtlasNewImageTrigger(TOULOUSE_FIELD, conn_id, **settings)
@@ -210,6 +215,7 @@ def test_emits_exactly_the_newly_published_images_once(oneatlas_conn: str, sandb
         trigger = rebuilt(watcher(oneatlas_conn, max_cloud_cover=60, min_coverage=0.2))
         running = Running(trigger)
         # The first start takes the catalogue as it is (already published: not new).
+        await until(lambda: watching() == 1, running)
         await settle(1.0, running)
         assert running.events == []
         start = clock(sandbox)
@@ -262,23 +268,24 @@ def test_published_since_emits_what_was_published_since_then(oneatlas_conn: str,
 
     async def scenario() -> list[str]:
         running = Running(watcher(oneatlas_conn, published_since=since.isoformat()))
-        await settle(1.0, running)
+        await until(lambda: len(running.ids) >= len(expected), running)
+        await settle(1.0, running)  # more cycles: nothing more, nothing twice
         await running.stop()
         return running.ids
 
-    ids = asyncio.run(scenario())
     expected = published_between(oneatlas_conn, since, clock(sandbox), newest_first=False)
     assert expected
+    ids = asyncio.run(scenario())
     assert ids == [i["id"] for i in sorted(expected, key=lambda i: (i["publication_date"], i["id"]))]
 
 
 def test_a_restart_emits_nothing_twice_and_misses_nothing(oneatlas_conn: str, sandbox: Any, variables: None) -> None:
     async def scenario() -> None:
         first = Running(rebuilt(watcher(oneatlas_conn)))
-        await settle(0.8, first)
+        await until(lambda: watching() == 1, first)  # its baseline taken
         await asyncio.to_thread(advance, sandbox, 2 * DAY)
+        await until(lambda: bool(first.events), first)  # two days bring images over the field
         await settle(1.0, first)
-        assert first.events, "two days brought no image over the field"
         await first.stop()  # the triggerer goes away (its state was written after the events)
 
         # While no triggerer runs, more images are published.
@@ -287,6 +294,7 @@ def test_a_restart_emits_nothing_twice_and_misses_nothing(oneatlas_conn: str, sa
         missed_meanwhile = published_between(oneatlas_conn, before, clock(sandbox), newest_first=False)
 
         second = Running(rebuilt(watcher(oneatlas_conn)))  # same kwargs, a new instance
+        await until(lambda: len(second.ids) >= len(missed_meanwhile), second)
         await settle(1.2, second)
         await second.stop()
         assert not set(first.ids) & set(second.ids)
@@ -302,13 +310,14 @@ def test_killed_between_emit_and_persist_emits_again_rather_than_miss(
 
     async def scenario() -> None:
         first = Running(rebuilt(watcher(oneatlas_conn, persist_delay=60)))
-        await settle(0.8, first)
+        await until(lambda: watching() == 1, first)
         await asyncio.to_thread(advance, sandbox, 3 * DAY)
-        await settle(1.0, first)
-        assert first.events
+        await until(lambda: bool(first.events), first)
+        await settle(0.5, first)
         await first.stop()  # killed while waiting to record them
 
         second = Running(rebuilt(watcher(oneatlas_conn)))
+        await until(lambda: len(second.ids) >= len(first.ids), second)
         await settle(1.0, second)
         await second.stop()
         assert second.ids == first.ids
@@ -321,9 +330,10 @@ def test_state_is_an_airflow_variable(oneatlas_conn: str, sandbox: Any, variable
 
     async def scenario() -> int:
         running = Running(trigger)
-        await settle(0.8, running)
+        await until(lambda: watching() == 1, running)
         await asyncio.to_thread(advance, sandbox, 2 * DAY)
-        await settle(1.0, running)
+        await until(lambda: bool(running.events), running)
+        await settle(0.5, running)  # the state is written after the events
         await running.stop()
         assert running.events
         return len(running.images)
@@ -352,7 +362,9 @@ def test_watchers_sharing_connection_and_filters_cost_one_search_per_cycle(
         loose = Running(rebuilt(watcher(oneatlas_conn, max_cloud_cover=60, poll_interval=0.5)))
         strict = Running(rebuilt(watcher(oneatlas_conn, max_cloud_cover=60, min_coverage=0.9, poll_interval=0.5)))
         assert loose.trigger.state_key != strict.trigger.state_key
-        await settle(1.0, loose, strict)  # both started (each made its own baseline search)
+        # Both started (each made its own baseline search) and joined the one shared poller.
+        await until(lambda: watching() == 2, loose, strict)
+        await settle(0.5, loose, strict)
         (poller,) = [p for p in CataloguePoller._pollers.values() if p.watches]
         assert len(poller.watches) == 2
         _, index = search_requests(sandbox)
@@ -379,7 +391,7 @@ def test_two_instances_of_one_watcher_in_one_process_emit_each_image_once(
     async def scenario() -> None:
         one = Running(rebuilt(watcher(oneatlas_conn)))
         two = Running(rebuilt(watcher(oneatlas_conn)))
-        await settle(1.0, one, two)
+        await until(lambda: watching() == 2, one, two)
         await asyncio.to_thread(advance, sandbox, 3 * DAY)
         await until(lambda: bool(one.ids or two.ids), one, two)
         await settle(1.5, one, two)  # more cycles of both: a duplicate would show now
