@@ -129,6 +129,8 @@ AIRFLOW_DEPRECATIONS = (
 #: Airflow 3.2's own API server (HookMetaService) still reads ProvidersManager.hooks, which 3.2 deprecates.
 AIRFLOW_OWN_DEPRECATIONS = (
     "The `airflow.operators.branch.BaseBranchOperator`",
+    # The same provider's HITL operators (our approval step) import BranchMixIn that way on 3.1.
+    "The `airflow.operators.branch.BranchMixIn`",
     "ProvidersManager.hooks is deprecated",
 )
 

@@ -10,6 +10,7 @@ import tomllib
 from airflow_provider_oneatlas.client.query import SearchQuery
 from airflow_provider_oneatlas.operators.order import OneAtlasOrderOperator
 from airflow_provider_oneatlas.sensors.oneatlas import OneAtlasOrderSensor
+from airflow_provider_oneatlas.version_compat import AIRFLOW_V_3_1_PLUS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -42,7 +43,9 @@ def test_the_order_task_retries_as_the_example_dags_page_says() -> None:
 
     folder = ROOT / "example_dags"
     bag = bundle_dag_bag(folder, folder)
-    assert not bag.import_errors, bag.import_errors
+    # On Airflow 3.0 the approval DAG is refused when parsed (tests/test_example_dags.py checks how).
+    errors = {f: e for f, e in bag.import_errors.items() if AIRFLOW_V_3_1_PLUS or not f.endswith("oneatlas_fields.py")}
+    assert not errors, errors
     retries = bag.dags["oneatlas_acquisition"].get_task("order").retries
     row = next(line for line in (DOCS / "example_dags.md").read_text().splitlines() if line.startswith("| `order` |"))
     assert f"`retries={retries}`" in row, row
