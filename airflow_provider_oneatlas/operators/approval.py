@@ -31,8 +31,14 @@ APPROVAL_FEATURE = "Approval before ordering (approval_above; Airflow's human-in
 
 _ApprovalBase: Any
 if AIRFLOW_V_3_1_PLUS:
-    # The standard provider's home for the HITL operators on 3.1 to 3.3 (imports without a warning on 3.3.2).
-    from airflow.providers.standard.operators.hitl import ApprovalOperator as _ApprovalBase
+    import warnings
+
+    # The standard provider's home for the HITL operators on 3.1 to 3.3. On 3.1 that module imports
+    # BranchMixIn through common-compat's deprecated path and warns: Airflow's own import, which a
+    # DAG author can do nothing about, so it is not shown (3.2 and 3.3.2 do not warn).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The `airflow\.operators\.branch\.")
+        from airflow.providers.standard.operators.hitl import ApprovalOperator as _ApprovalBase
 else:  # the class still exists, so that DAG files import; building one is the parse-time error
     _ApprovalBase = BaseOperator
 
