@@ -320,7 +320,6 @@ def delivery_item(
     DIMAP metadata, ``order`` the order that bought it; any may be missing. Raises ``ValueError``
     when neither gives a footprint or an acquisition time (a STAC Item needs both).
     """
-    import pystac
 
     props: Mapping[str, Any] = (feature or {}).get("properties") or {}
     ordered = dict(order.product) if order else {}
@@ -342,6 +341,22 @@ def delivery_item(
         raise ValueError(f"item {item_id}: neither the DIMAP metadata nor the catalogue gives an acquisition time")
     assets = delivery_assets(stored, dimap, properties.get("oneatlas:radiometric_processing"))
     properties["providers"] = [dict(AIRBUS)]
+    item = _item(item_id, geometry, acquired, properties, assets)
+    if self_href:
+        item.set_self_href(self_href)
+    return item
+
+
+def _item(
+    item_id: str,
+    geometry: Mapping[str, Any],
+    acquired: datetime,
+    properties: dict[str, Any],
+    assets: Mapping[str, dict[str, Any]],
+) -> pystac.Item:
+    """The Item with its bbox, the extensions its fields use, and its assets."""
+    import pystac
+
     item = pystac.Item(
         id=item_id,
         geometry=dict(geometry),
@@ -352,8 +367,6 @@ def delivery_item(
     )
     for key, asset in assets.items():
         item.add_asset(key, pystac.Asset.from_dict(asset))
-    if self_href:
-        item.set_self_href(self_href)
     return item
 
 
@@ -387,16 +400,7 @@ def search_item(feature: Mapping[str, Any]) -> pystac.Item:
             "title": "OneAtlas metadata",
             "type": "application/json",
         }
-    item = pystac.Item(
-        id=item_id,
-        geometry=dict(geometry),
-        bbox=_bbox(geometry),
-        datetime=acquired,
-        properties=properties,
-        stac_extensions=_extensions(properties, list(assets.values())),
-    )
-    for key, asset in assets.items():
-        item.add_asset(key, pystac.Asset.from_dict(asset))
+    item = _item(item_id, geometry, acquired, properties, assets)
     if links.get("wmts"):
         item.add_link(pystac.Link("wmts", links["wmts"], media_type="application/xml", title="OneAtlas WMTS"))
     return item
