@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+# The API parsers' lenient number reading: the catalogue's properties are read the same way here.
+from airflow_provider_oneatlas.client.api import _float
 from airflow_provider_oneatlas.stac.dimap import DimapMetadata, is_dimap_name
 
 if TYPE_CHECKING:
@@ -108,15 +110,6 @@ class OrderInfo:
     order_id: str | None = None
     credits: float | None = None
     product: Mapping[str, Any] = field(default_factory=dict)  # the ordered product (delivery ``datas``)
-
-
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def parse_datetime(value: Any) -> datetime | None:
