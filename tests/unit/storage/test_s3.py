@@ -116,6 +116,8 @@ def test_streamed_in_concurrent_parts_and_completed_after_the_md5_check(
     assert stored["path"] == f"s3://aws_moto@{BUCKET}/{key}"
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert len(body) == truth["size"] == SIZE and hashlib.md5(body).hexdigest() == truth["md5"]
+    # Each part declared its CRC32, as boto3's upload_file does: S3 keeps a checksum of the object.
+    assert s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED").get("ChecksumCRC32")
     # Beside the zip: its md5 sidecar, its STAC item and the run's ItemCollection (stac=True by default).
     assert keys(s3) == sorted([key, key + ".md5", f"imagery/{item_id}.json", "imagery/items.json"])
     assert uploads(s3) == []
