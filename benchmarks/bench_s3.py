@@ -28,9 +28,10 @@ Memory (``--memory-sizes``, default 256M,2G; empty to skip): the provider's down
 a fresh child process per size (forked by a shell, peak RSS reset right before the baseline, as in
 ``bench_memory.py``); its peak RSS growth must stay under the bound of the design (the download's
 reorder buffer, ``connections`` x 8 MiB, plus the sink's part buffers, ``connections`` x 8 MiB, plus
-32 MiB of fixed overhead) and be the same, within 10 %, for both sizes.
+32 MiB of fixed overhead) and be the same, within 10 %, for both sizes (the worst of ``--memory-runs``
+runs per size: how many buffers a run takes at once depends on how fast the endpoint answers).
 
-    .venv/bin/python benchmarks/bench_s3.py [--size 256M] [--rounds 3] [--memory-sizes 256M,2G]
+    .venv/bin/python benchmarks/bench_s3.py [--size 256M] [--rounds 3] [--memory-sizes 256M,2G] [--memory-runs 2]
 """
 
 from __future__ import annotations
@@ -272,21 +273,29 @@ def memory(args: argparse.Namespace, base_url: str, client: Any, url: str, s3: A
         truth = local_session().get(f"{base_url}/_sandbox/items/{item_id}/file", timeout=1800).json()
         key = f"memory-{size}.zip"
         command = [sys.executable, __file__, "--memory-child", base_url, url, key, str(args.connections)]
-        # A shell forks the child: ru_maxrss would survive a direct exec from this large process.
-        done = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *command], capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"memory child failed: {done.stderr[-3000:]}")
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
-        stored = s3_md5(s3, key)
-        s3.delete_object(Bucket=BUCKET, Key=key)
-        expected = (truth["md5"], truth["size"])
-        if (figures["md5"], figures["size"]) != expected or stored != expected:
-            raise RuntimeError(f"not stored intact: {figures}, S3 {stored}, truth {truth}")
+        # Buffers are taken as parts go out, so a fast endpoint may never need all of them at once:
+        # the peak of a run varies a little. The worst of --memory-runs runs is what a worker must hold.
+        runs = []
+        for _ in range(args.memory_runs):
+            # A shell forks the child: ru_maxrss would survive a direct exec from this large process.
+            done = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *command], capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"memory child failed: {done.stderr[-3000:]}")
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            stored = s3_md5(s3, key)
+            s3.delete_object(Bucket=BUCKET, Key=key)
+            expected = (truth["md5"], truth["size"])
+            if (figures["md5"], figures["size"]) != expected or stored != expected:
+                raise RuntimeError(f"not stored intact: {figures}, S3 {stored}, truth {truth}")
+            runs.append(figures)
+        figures = max(runs, key=lambda f: f["peak"] - f["baseline"])
         grown = figures["peak"] - figures["baseline"]
         growth.append(grown)
         print(
             f"    {human(size)}: baseline {figures['baseline'] / MB:.1f} MB, peak {figures['peak'] / MB:.1f} MB, "
-            f"growth {grown / MB:.1f} MB, object intact",
+            f"growth {grown / MB:.1f} MB (worst of {len(runs)}: "
+            + ", ".join(f"{(f['peak'] - f['baseline']) / MB:.1f}" for f in runs)
+            + "), object intact",
             flush=True,
         )
     spread = (max(growth) - min(growth)) / max(max(growth), 1)
@@ -308,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds, best of them counts (default 3)")
     parser.add_argument("--connections", type=int, default=8, help="connections of the provider (default 8)")
     parser.add_argument("--workdir", default=tempfile.gettempdir(), help="where the local reference file goes")
+    parser.add_argument("--memory-runs", type=int, default=2, help="runs per memory size, the worst counts")
     parser.add_argument(
         "--memory-sizes", default="256M,2G", help="zip sizes of the memory check (default 256M,2G; '' skips it)"
     )
