@@ -207,6 +207,7 @@ class CpuMeter:
     def __init__(self, sandbox_pid: int, moto_pid: int) -> None:
         self.pids = {"this process": None, "sandbox": sandbox_pid, "moto": moto_pid}
         self.totals: dict[str, dict[str, float]] = {}
+        self.wall: dict[str, float] = {}
 
     def measure(self, side: str) -> Any:
         meter = self
@@ -214,8 +215,10 @@ class CpuMeter:
         class Block:
             def __enter__(self) -> None:
                 self.start = {name: cpu_seconds(pid) for name, pid in meter.pids.items()}
+                self.started = time.perf_counter()
 
             def __exit__(self, *exc: object) -> None:
+                meter.wall[side] = meter.wall.get(side, 0.0) + time.perf_counter() - self.started
                 totals = meter.totals.setdefault(side, dict.fromkeys(meter.pids, 0.0))
                 for name, pid in meter.pids.items():
                     totals[name] += cpu_seconds(pid) - self.start[name]
@@ -453,9 +456,20 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"    CPU per GB stored, {side}: "
                 + ", ".join(f"{name} {seconds / gigabytes:.1f} s" for name, seconds in totals.items())
-                + f" (total {sum(totals.values()) / gigabytes:.1f} s)",
+                + f" (total {sum(totals.values()) / gigabytes:.1f} s; {sum(totals.values()) / meter.wall[side]:.2f} "
+                f"of {os.cpu_count()} cores busy)",
                 flush=True,
             )
+        # What the CPU alone allows: the provider side's work per GB (its own, its source's and the
+        # endpoint's), spread over every core of the machine with nothing else running.
+        provider_cpu = sum(meter.totals["provider"].values()) / (size * args.rounds / 1e9)
+        cpu_bound = (os.cpu_count() or 1) / provider_cpu * 1e3
+        print(
+            f"    CPU ceiling of the provider side on this machine: {provider_cpu:.1f} s of CPU per GB on "
+            f"{os.cpu_count()} cores -> at most {cpu_bound:.0f} MB/s with every core busy for it = "
+            f"{cpu_bound / max(boto3_rates):.2f}x boto3's best (the goal needs {GOAL_RATIO:.2f}x)",
+            flush=True,
+        )
         left = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
         intact = intact and not left
         failures += not intact
