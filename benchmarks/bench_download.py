@@ -10,12 +10,14 @@ bytes (default 1 GiB; ``--size 256M`` for a quicker run):
     provider hashes on a helper thread while the next bytes arrive.
     Not the verdict, printed beside it: the provider writing a local file, ``curl -s -o`` and
     ``curl | tee | md5sum`` into the same directory, and writing a new local file alone (the same
-    bytes from memory). A new file takes fresh page-cache pages from the kernel, and on a virtual
-    machine that hands freed memory back to its host (virtio-balloon free page reporting, as here)
-    each fresh page costs a fault on the host: about 2 s of kernel time per GB against 0.2 s for
-    pages freed a moment ago (``dd if=/dev/zero of=new bs=1M count=1024``, run twice, shows it).
-    That cost is the sink's and the kernel's, not the stream's, and lands on the core the md5 does
-    not use: the line shows how far it moves the local-file figure.
+    bytes from memory). A local file adds a copy of every byte into the page cache, on the core
+    that also receives them while the other hashes; on a virtual machine whose host hands memory
+    back lazily (virtio-balloon free page reporting, as here) that copy costs from 0.2 s to over
+    2 s per GB depending on how long ago the pages were freed (``dd if=/dev/zero of=new bs=1M
+    count=1024`` twice in a row, then after a pause, shows it; ``perf`` puts it in
+    ``copy_folio_from_iter_atomic``). That is the disk's cost, not the stream's: other sinks (the
+    S3 sink's part buffers, reused) do not pay it, so the stream is judged alone.
+
 (b) the sandbox capped at ``--bandwidth`` bytes/s per connection (default 50 MB/s): the provider's
     parallel ranged download (8 connections) against curl's single stream. Goal: at least 5x.
     Then with ranges switched off on the sandbox: the provider must fall back to one stream and
