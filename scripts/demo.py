@@ -8,7 +8,7 @@
 3. runs ``airflow dags test oneatlas_acquisition`` (search -> order -> deferred wait -> download)
    for images acquired between ``--start`` and ``--end``;
 4. prints the order, what it cost, where the zip landed, and checks the zip byte for byte against
-   the sandbox.
+   the sandbox; then the STAC item written beside it and the run's ItemCollection.
 
 Airflow's own output goes to ``.demo/logs/``. Whatever it started is stopped at the end, on error
 and on Ctrl-C too. The exit status is 0 only when the imagery landed intact.
@@ -148,14 +148,14 @@ def open_stored(url: str) -> tuple[str, Any]:
     if parts.scheme == "file":
         path = Path(unquote(parts.path))
         if not path.is_file():
-            raise DemoError(f"the zip is not at {path}")
+            raise DemoError(f"nothing was stored at {path}")
         return str(path), path.open
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
     from airflow.sdk import ObjectStoragePath
 
     stored = ObjectStoragePath(url)
     if not stored.exists():
-        raise DemoError(f"the zip is not at {url}")
+        raise DemoError(f"nothing was stored at {url}")
     return url, stored.open
 
 
@@ -319,6 +319,32 @@ def demo(args: argparse.Namespace) -> None:
             with opener("rb") as stream, zipfile.ZipFile(stream) as archive:
                 for info in archive.infolist():
                     print(f"        {info.file_size:>12,}  {info.filename}")
+            # What downstream tools read (pystac, stac-fastapi, QGIS): the item beside the zip and
+            # the run's ItemCollection, written by the same download task.
+            shown_item, item_opener = open_stored(f"{destination}{day}/{item_id}.json")
+            with item_opener("rb") as stream:
+                item = json.load(stream)
+            zip_name = f"{item_id}.zip"
+            names_zip = any(a.get("href", "").endswith(zip_name) for a in item.get("assets", {}).values())
+            shown_items, items_opener = open_stored(f"{destination}{day}/items.json")
+            with items_opener("rb") as stream:
+                collection = json.load(stream)
+            listed = any(f.get("id") == item.get("id") for f in collection.get("features", []))
+            ok = ok and names_zip and listed
+            print("      STAC")
+            detail(
+                "  item",
+                f"{shown_item}  ({item.get('properties', {}).get('datetime')}, assets: "
+                f"{', '.join(item.get('assets', {}))}; "
+                + (green("names the zip") if names_zip else red("NO zip"))
+                + ")",
+            )
+            detail(
+                "  run items",
+                f"{shown_items}  ({len(collection.get('features', []))} item(s); "
+                + (green("lists it") if listed else red("does NOT list it"))
+                + ")",
+            )
         print()
         if not ok:
             raise DemoError("the imagery or the account does not match what the sandbox delivered")

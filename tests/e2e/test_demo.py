@@ -56,3 +56,9 @@ def test_the_main_job_lands_the_imagery_and_says_where(tmp_path: Path) -> None:
     assert re.search(rf"zip\s+{re.escape(str(zips[0]))}\n", out), out
     md5 = md5_file(zips[0])
     assert re.search(rf"md5\s+{md5}\n\s+sandbox md5\s+{md5}\s+matches", out), out
+    # The STAC item beside the zip and the run's ItemCollection: what downstream tools read.
+    (collection,) = destination.rglob("items.json")
+    item = zips[0].with_suffix(".json")
+    assert item.is_file()
+    assert re.search(rf"item\s+{re.escape(str(item))}\s+\(.*assets: .*names the zip\)", out), out
+    assert re.search(rf"run items\s+{re.escape(str(collection))}\s+\(1 item\(s\); lists it\)", out), out
