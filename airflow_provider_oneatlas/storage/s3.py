@@ -20,7 +20,10 @@ A file smaller than one part is sent with one PutObject, which is atomic as well
 Every request declares a CRC32 checksum, as boto3's transfer manager (``upload_file``) does by
 default: S3 checks each part on arrival and keeps a checksum of the object, and the servers that
 speak S3 (moto measured here) do markedly less work per part when the upload declared its algorithm
-up front (``benchmarks/bench_s3.py``: the endpoint's CPU per GB fell to ``upload_file``'s).
+up front (``benchmarks/bench_s3.py``: the endpoint's CPU per GB fell to ``upload_file``'s). As in
+the transfer manager, only while the client's ``request_checksum_calculation`` is
+``when_supported`` (botocore's default): a connection set to ``when_required`` for a store that
+rejects checksums gets none.
 """
 
 from __future__ import annotations
@@ -118,7 +121,9 @@ class _Calls:
 def _upload(final: Any, bucket: str, key: str, *, connections: int, part_size: int) -> Iterator[IO[bytes]]:
     fs = _Calls(s3_client(final, connections))
     abort_orphans(fs, bucket, key)
-    sink = S3PartSink(fs, bucket, key, connections=connections, part_size=part_size)
+    sink = S3PartSink(
+        fs, bucket, key, connections=connections, part_size=part_size, checksum=declared_checksum(fs.client)
+    )
     try:
         yield cast(IO[bytes], sink)
     except BaseException:
@@ -129,6 +134,14 @@ def _upload(final: Any, bucket: str, key: str, *, connections: int, part_size: i
     except BaseException:
         sink.abort()
         raise
+
+
+def declared_checksum(client: Any) -> str | None:
+    """The checksum algorithm to declare, as boto3's transfer manager decides it for ``upload_file``."""
+    config = getattr(getattr(client, "meta", None), "config", None)
+    if getattr(config, "request_checksum_calculation", "when_supported") == "when_supported":
+        return CHECKSUM_ALGORITHM
+    return None
 
 
 def pending_uploads(fs: Any, bucket: str, key: str) -> list[dict[str, Any]]:
@@ -165,7 +178,16 @@ class S3PartSink(io.RawIOBase):
     back when its part is uploaded, so the pool bounds both the parts in flight and the memory.
     """
 
-    def __init__(self, fs: Any, bucket: str, key: str, *, connections: int, part_size: int) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        bucket: str,
+        key: str,
+        *,
+        connections: int,
+        part_size: int,
+        checksum: str | None = CHECKSUM_ALGORITHM,
+    ) -> None:
         super().__init__()
         if connections < 1:
             raise ValueError(f"connections must be at least 1, got {connections}")
@@ -174,6 +196,9 @@ class S3PartSink(io.RawIOBase):
         self.fs, self.bucket, self.key = fs, bucket, key
         self.connections = connections
         self.part_size = part_size
+        # ChecksumAlgorithm for every request, None for none (see the module's docstring).
+        self._checksum_args = {"ChecksumAlgorithm": checksum} if checksum else {}
+        self._checksum_key = f"Checksum{checksum}" if checksum else None
         self.upload_id: str | None = None
         self.size = 0
         self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
@@ -237,9 +262,7 @@ class S3PartSink(io.RawIOBase):
 
     def _send(self, buffer: bytearray, length: int) -> None:
         if self.upload_id is None:
-            answer = self.fs.call_s3(
-                "create_multipart_upload", Bucket=self.bucket, Key=self.key, ChecksumAlgorithm=CHECKSUM_ALGORITHM
-            )
+            answer = self.fs.call_s3("create_multipart_upload", Bucket=self.bucket, Key=self.key, **self._checksum_args)
             self.upload_id = answer["UploadId"]
             self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="oneatlas-s3-part")
         assert self._pool is not None
@@ -259,12 +282,12 @@ class S3PartSink(io.RawIOBase):
             UploadId=self.upload_id,
             PartNumber=number,
             Body=body,
-            ChecksumAlgorithm=CHECKSUM_ALGORITHM,
+            **self._checksum_args,
         )
         part = {"PartNumber": number, "ETag": answer["ETag"]}
-        checksum = answer.get(f"Checksum{CHECKSUM_ALGORITHM}")
-        if checksum:  # S3 wants each part's checksum again on completion when the upload declared one
-            part[f"Checksum{CHECKSUM_ALGORITHM}"] = checksum
+        key = self._checksum_key
+        if key and answer.get(key):  # S3 wants each part's checksum again on completion when declared
+            part[key] = answer[key]
         return part
 
     def _part_done(self, future: Future[dict[str, Any]], buffer: bytearray) -> None:
@@ -289,9 +312,7 @@ class S3PartSink(io.RawIOBase):
         if self.upload_id is None:
             # Smaller than one part: one PutObject, atomic like a completed multipart upload.
             body = bytes(memoryview(self._buffer)[: self._filled]) if self._buffer is not None else b""
-            self.fs.call_s3(
-                "put_object", Bucket=self.bucket, Key=self.key, Body=body, ChecksumAlgorithm=CHECKSUM_ALGORITHM
-            )
+            self.fs.call_s3("put_object", Bucket=self.bucket, Key=self.key, Body=body, **self._checksum_args)
         else:
             if self._buffer is not None and self._filled:
                 self._send(self._buffer, self._filled)

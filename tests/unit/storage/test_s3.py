@@ -7,6 +7,7 @@ as a task runs it; ListMultipartUploads after each failure: no orphan, no object
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -120,6 +121,49 @@ def test_streamed_in_concurrent_parts_and_completed_after_the_md5_check(
     assert s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED").get("ChecksumCRC32")
     # Beside the zip: its md5 sidecar, its STAC item and the run's ItemCollection (stac=True by default).
     assert keys(s3) == sorted([key, key + ".md5", f"imagery/{item_id}.json", "imagery/items.json"])
+    assert uploads(s3) == []
+
+
+def test_a_connection_that_opts_out_of_checksums_gets_none(
+    oneatlas_conn: str, sandbox: Any, s3: Any, moto_s3: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    # Stores that reject checksum headers are reached with request_checksum_calculation=when_required
+    # in the connection's config_kwargs: the sink then declares none, as boto3's upload_file does.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_MOTO_PLAIN",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {
+                    "endpoint_url": moto_s3,
+                    "region_name": "us-east-1",
+                    "config_kwargs": {"request_checksum_calculation": "when_required"},
+                },
+            }
+        ),
+    )
+    order_id, item_id, truth = delivered_order(oneatlas_conn, sandbox)
+    declared: list[Any] = []
+    real_call = s3_storage._Calls.call_s3
+
+    def recorded(self: Any, method: str, **kwargs: Any) -> Any:
+        if method in ("create_multipart_upload", "upload_part", "put_object"):
+            declared.append(kwargs.get("ChecksumAlgorithm"))
+        return real_call(self, method, **kwargs)
+
+    monkeypatch.setattr(s3_storage._Calls, "call_s3", recorded)
+    op = OneAtlasDownloadOperator(
+        task_id="download", order_id=order_id, destination=f"s3://aws_moto_plain@{BUCKET}/plain/", stac=False
+    )
+    op.execute({})
+
+    key = f"plain/{item_id}.zip"
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert len(body) == truth["size"] and hashlib.md5(body).hexdigest() == truth["md5"]
+    assert len(declared) >= 4 and set(declared) == {None}  # create, three parts: nothing declared
+    assert not s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED").get("ChecksumCRC32")
     assert uploads(s3) == []
 
 
