@@ -102,21 +102,22 @@ def oneatlas_acquisition_group(
             include_footprint=False,
             skip_if_empty=True,
         )
+        # What the quote shows and the order buys: the same images, product and budgets.
+        priced: dict[str, Any] = {
+            "oneatlas_conn_id": oneatlas_conn_id,
+            "image_ids": search.output,
+            "aoi": aoi,
+            "destination": destination,
+            "period_budget": period_budget,
+            "run_budget": run_budget,
+            **product,
+        }
         approved: Any = None
         upstream: Any = search
         if approval_above is not None:
             from airflow_provider_oneatlas.operators.approval import OneAtlasApprovalOperator, OneAtlasQuoteOperator
 
-            quote = OneAtlasQuoteOperator(
-                task_id="quote",
-                oneatlas_conn_id=oneatlas_conn_id,
-                image_ids=search.output,
-                aoi=aoi,
-                destination=destination,
-                period_budget=period_budget,
-                run_budget=run_budget,
-                **product,
-            )
+            quote = OneAtlasQuoteOperator(task_id="quote", **priced)
             approve = OneAtlasApprovalOperator(
                 task_id="approve",
                 quote=quote.output,
@@ -127,16 +128,10 @@ def oneatlas_acquisition_group(
             upstream = approve
         order = OneAtlasOrderOperator(
             task_id="order",
-            oneatlas_conn_id=oneatlas_conn_id,
-            image_ids=search.output,
-            aoi=aoi,
-            destination=destination,
             max_credits=max_credits,
-            period_budget=period_budget,
-            run_budget=run_budget,
             approved_quote=approved,
             pool=order_pool or "default_pool",
-            **product,
+            **priced,
         )
         upstream >> order
         order_id: Any = order.output
