@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 PART_SIZE = 8 * 1024 * 1024  # boto3's multipart_chunksize; S3 wants 5 MiB at least (but the last)
 DEFAULT_CONNECTIONS = 8
-#: boto3's transfer manager default; the one every S3-compatible store supports.
+#: The default of boto3's transfer manager (``upload_file``), and what S3 and botocore use by default.
 CHECKSUM_ALGORITHM = "CRC32"
 #: Parts before the part size doubles (S3 allows 10,000 parts): 8 MiB parts up to 16 GiB.
 PARTS_PER_SIZE = 2000
