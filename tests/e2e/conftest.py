@@ -304,23 +304,7 @@ def sandbox_process() -> Iterator[Any]:
 
 @pytest.fixture
 def airflow(airflow_db: Path, tmp_path: Path, sandbox_process: Any) -> Iterator[Airflow]:
-    from tests.e2e.stack import new_airflow, start_api_server  # stack imports this module
+    from tests.e2e.stack import running_airflow  # stack imports this module
 
-    instance = new_airflow(
-        airflow_db,
-        tmp_path,
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
-        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(sandbox_process.base_url),
-    )
-    try:
-        # Writes airflow.cfg once (before the components would race to) and serializes the DAGs.
-        instance.cli("dags", "reserialize")
-        start_api_server(instance)
-        instance.start("scheduler", "scheduler", "--skip-serve-logs")
-        instance.start("triggerer", "triggerer", "--skip-serve-logs")
-        instance.start("dag-processor", "dag-processor")
+    with running_airflow(airflow_db, tmp_path, sandbox_process.base_url) as instance:
         yield instance
-    finally:
-        instance.stop()

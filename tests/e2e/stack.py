@@ -17,10 +17,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tests.conftest import connection_json
 from tests.e2e.conftest import EXAMPLE_DAGS
 
 
@@ -177,3 +179,34 @@ def start_api_server(instance: Airflow) -> str:
     wait_for("the execution API", execution_api_healthy, 60, instance)
     instance.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"{instance.api_url}/execution/"
     return instance.api_url
+
+
+@contextlib.contextmanager
+def running_airflow(
+    airflow_db: Path, tmp_path: Path, sandbox_url: str, *, before_start: Iterable[tuple[str, ...]] = (), **env: str
+) -> Iterator[Airflow]:
+    """A LocalExecutor Airflow on ``oneatlas_default`` = the sandbox at ``sandbox_url``, its DAGs
+    serialized, then (after the ``airflow`` commands of ``before_start``) the api-server, a
+    scheduler, a triggerer and a dag-processor running; everything stopped at the end.
+
+    ``env`` adds to or overrides the environment of every component (a DAGs folder of its own...).
+    """
+    settings = {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+        "AIRFLOW_CONN_ONEATLAS_DEFAULT": connection_json(sandbox_url),
+    }
+    instance = new_airflow(airflow_db, tmp_path, **(settings | env))
+    try:
+        # Writes airflow.cfg once (before the components would race to) and serializes the DAGs.
+        instance.cli("dags", "reserialize")
+        for command in before_start:
+            instance.cli(*command)
+        start_api_server(instance)
+        instance.start("scheduler", "scheduler", "--skip-serve-logs")
+        instance.start("triggerer", "triggerer", "--skip-serve-logs")
+        instance.start("dag-processor", "dag-processor")
+        yield instance
+    finally:
+        instance.stop()

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import connection_json
-from tests.e2e.stack import Airflow, http_json, new_airflow, start_api_server, wait_for
+from tests.e2e.stack import Airflow, http_json, running_airflow, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -78,25 +77,14 @@ def airflow_with_dags(airflow_db: Path, tmp_path: Path, sandbox: Any, dags: dict
     folder.mkdir()
     for name, source in dags.items():
         (folder / name).write_text(textwrap.dedent(source))
-    instance = new_airflow(
+    with running_airflow(
         airflow_db,
         tmp_path,
+        sandbox.base_url,
+        before_start=[("pools", "set", "oneatlas_orders", "1", "OneAtlas orders, one at a time")],
         AIRFLOW__CORE__DAGS_FOLDER=str(folder),
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
-        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(sandbox.base_url),
-    )
-    try:
-        instance.cli("dags", "reserialize")
-        instance.cli("pools", "set", "oneatlas_orders", "1", "OneAtlas orders, one at a time")
-        start_api_server(instance)
-        instance.start("scheduler", "scheduler", "--skip-serve-logs")
-        instance.start("triggerer", "triggerer", "--skip-serve-logs")
-        instance.start("dag-processor", "dag-processor")
+    ) as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from airflow_provider_oneatlas.client.query import SearchQuery
 from airflow_provider_oneatlas.hooks.oneatlas import config_from_connection
 from tests.conftest import TOULOUSE_FIELD, connection_json
 from tests.e2e.conftest import md5_file
-from tests.e2e.stack import Airflow, Component, http_json, new_airflow, signal_group, start_api_server, wait_for
+from tests.e2e.stack import Airflow, Component, http_json, running_airflow, signal_group, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -64,27 +64,16 @@ def live_sandbox() -> Any:
 
 @pytest.fixture
 def event_airflow(airflow_db: Path, tmp_path: Path, live_sandbox: Any) -> Any:
-    instance = new_airflow(
+    with running_airflow(
         airflow_db,
         tmp_path,
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
-        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(live_sandbox.base_url),
+        live_sandbox.base_url,
         ONEATLAS_DESTINATION=(tmp_path / "imagery").as_uri() + "/",
         ONEATLAS_EVENT_MAX_CLOUD_COVER=str(MAX_CLOUD_COVER),
         ONEATLAS_EVENT_MIN_COVERAGE=str(MIN_COVERAGE),
         ONEATLAS_EVENT_POLL_INTERVAL=str(POLL_INTERVAL),
-    )
-    try:
-        instance.cli("dags", "reserialize")
-        start_api_server(instance)
-        instance.start("scheduler", "scheduler", "--skip-serve-logs")
-        instance.start("triggerer", "triggerer", "--skip-serve-logs")
-        instance.start("dag-processor", "dag-processor")
+    ) as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 def _clock(sandbox: Any) -> datetime:

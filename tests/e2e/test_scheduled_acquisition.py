@@ -30,8 +30,7 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import shape
 
-from tests.conftest import connection_json
-from tests.e2e.stack import Airflow, http_json, new_airflow, start_api_server, wait_for
+from tests.e2e.stack import Airflow, http_json, running_airflow, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -100,26 +99,15 @@ def live_sandbox() -> Any:
 
 @pytest.fixture
 def scheduler(airflow_db: Path, tmp_path: Path, live_sandbox: Any) -> Any:
-    instance = new_airflow(
+    with running_airflow(
         airflow_db,
         tmp_path,
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR="True",
+        live_sandbox.base_url,
         # The runs of the DAG's schedule come from the backfills, in date order; without this the
         # scheduler would also start "today's" run at once, ahead of the earlier days.
         AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
-        AIRFLOW_CONN_ONEATLAS_DEFAULT=connection_json(live_sandbox.base_url),
-    )
-    try:
-        instance.cli("dags", "reserialize")
-        start_api_server(instance)
-        instance.start("scheduler", "scheduler", "--skip-serve-logs")
-        instance.start("triggerer", "triggerer", "--skip-serve-logs")
-        instance.start("dag-processor", "dag-processor")
+    ) as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 def runs(airflow: Airflow) -> dict[str, dict[str, Any]]:
