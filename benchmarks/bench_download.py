@@ -31,6 +31,7 @@ Prints the figures of both sides, their ratio and PASS/FAIL per goal; exits 1 on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import shutil
@@ -151,8 +152,9 @@ def md5_ceiling(megabytes: int = 256) -> float:
     return megabytes * MIB / (time.perf_counter() - started) / MB
 
 
-def run_provider(client: Any, url: str, target: Path, connections: int) -> tuple[float, Any, Any]:
-    """Seconds the provider takes to fetch ``url`` into ``target``; its result and stats.
+def run_provider(client: Any, url: str, target: Path | None, connections: int) -> tuple[float, Any, Any]:
+    """Seconds the provider takes to fetch ``url`` into ``target`` (None: a sink that keeps nothing,
+    so that only the stream is measured: receiving and md5); its result and stats.
 
     ``download_to`` is what ``OneAtlasClient.download_item`` calls; used directly for its stats.
     """
@@ -160,7 +162,7 @@ def run_provider(client: Any, url: str, target: Path, connections: int) -> tuple
 
     stats = download.DownloadStats()
     started = time.perf_counter()
-    with target.open("wb") as sink:
+    with target.open("wb") if target is not None else contextlib.nullcontext(Discard()) as sink:
         result = download.download_to(
             client.transport, api.download_call(url=url), sink, connections=connections, stats=stats
         )
@@ -240,16 +242,6 @@ class Discard:
         return False
 
 
-def run_stream(client: Any, url: str) -> tuple[float, Any, Any]:
-    """Seconds the provider takes to receive and md5-check ``url`` on one stream, keeping nothing."""
-    from airflow_provider_oneatlas.client import api, download
-
-    stats = download.DownloadStats()
-    started = time.perf_counter()
-    result = download.download_to(client.transport, api.download_call(url=url), Discard(), connections=1, stats=stats)  # type: ignore[arg-type]
-    return time.perf_counter() - started, result, stats
-
-
 def write_alone(target: Path, size: int) -> float:
     """MB/s of writing ``size`` bytes from memory into a new local file (the disk side alone)."""
     block = bytes(MIB)
@@ -295,7 +287,7 @@ def part_a(args: argparse.Namespace, client: Any, url: str, token: str, truth: d
                 provider_file.unlink()
             else:
                 cpu_before = (time.process_time(), child_cpu(args.sandbox_pid))
-                seconds, result, stats = run_stream(client, url)
+                seconds, result, stats = run_provider(client, url, None, connections=1)
                 cores.append(
                     (
                         (time.process_time() - cpu_before[0]) / seconds,

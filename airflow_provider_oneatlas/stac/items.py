@@ -313,7 +313,6 @@ def delivery_item(
     DIMAP metadata, ``order`` the order that bought it; any may be missing. Raises ``ValueError``
     when neither gives a footprint or an acquisition time (a STAC Item needs both).
     """
-
     props: Mapping[str, Any] = (feature or {}).get("properties") or {}
     ordered = dict(order.product) if order else {}
     from_order = {
