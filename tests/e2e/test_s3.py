@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from tests.e2e.conftest import FOUND_RANGE, sandbox_get
 from tests.e2e.stack import http_json, running_airflow, wait_for
 from tests.moto import moto_s3, s3_client
@@ -69,6 +71,8 @@ def test_a_run_on_a_real_scheduler_and_worker_lands_in_s3(
     # S3 connection reaches the task only through Airflow (the components get no AWS_ variable).
     # (The zip is smaller than a part: one PutObject. The multipart path and its checksums are
     # tested in tests/unit/storage/test_s3.py.)
+    # moto keeps its state per process, not per server: start from an empty S3 whatever ran before.
+    requests.post(f"{moto_s3}/moto-api/reset", timeout=30).raise_for_status()
     s3 = s3_client(moto_s3)
     s3.create_bucket(Bucket=BUCKET)
     with running_airflow(
